@@ -1,0 +1,5 @@
+"""`python -m vhctl` runs the CLI."""
+
+from vhctl.cli import main
+
+main()

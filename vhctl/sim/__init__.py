@@ -1,0 +1,33 @@
+"""The plugin-host simulator: a faithful stand-in for Verlihub 1.7 and its Python plugin.
+
+It is product code (it powers `vhctl demo`), built from ``../shared/spec/vh-plugin.md`` (F1-F70) and
+``real-hub-observations.md`` (A1-A14; where they differ the observation wins). Where the real plugin
+is broken or surprising, the simulator is broken or surprising in the same way. It never imports
+``vhctl_hub``: it hosts scripts that do.
+
+Modules and their one job each:
+
+- ``nmdc``    NMDC wire format: $Lock/$Key, escaping (F64), MyINFO build and split (F28, F63).
+- ``hub``     the hub core ("the C++ side"): users, robots, registered users, config, counters
+              (F67-F68), topic, the send primitives, the event flow (login, chat, PM, MyINFO,
+              commands F40-F43, logout) and where each hook is called (section D, A3).
+- ``loop``    the single main thread: selectors over the loopback listener and client sockets, the
+              timer (F36, A8) and a thread-safe ``call``/``call_soon`` hand-off used by tests/demo.
+- ``users``   simulated users (no socket) driven from code; they record the exact bytes received.
+- ``plugin``  the Python plugin: script slots and ids, ``!py*`` console (F5-F12, A2), both build
+              modes (F2-F4), hook dispatch and return conversion (F19-F23), thread rule, timings.
+- ``vh_api``  the ``vh`` module each script imports (F14, F44-F58), bugs included.
+- ``guard``   violations (thread rule F58, fatal crashes A13) and per-hook hub-thread timings.
+- ``demo``    the demo hub behind `vhctl demo`.
+
+Contract between the hub core and the plugin (both run on the hub's main thread only):
+
+- Hub-internal strings are C++ ``std::string``s: ``str`` holding one char per wire byte (latin-1).
+  The plugin converts at its edges: hook string arguments are these bytes decoded as strict UTF-8
+  (F23: undecodable -> that script's hook is skipped, event allowed); vh string arguments are encoded
+  UTF-8 -> ``hub_encoding`` (F53) and vh string results decoded back (F54).
+- The hub calls ``plugin.hook(name, *args) -> bool`` (False = some script blocked) for script hooks,
+  and ``plugin.operator_command(nick, full_command) -> bool`` at the OnOperatorCommand stage, which
+  runs the ``!py*`` console before the scripts' OnOperatorCommand (F5, F7, A3).
+- The vh functions call the hub's primitives (``hub.send_to_user`` ...), never the wire directly.
+"""
