@@ -1,0 +1,514 @@
+"""The ``vh`` module every script imports, as the real wrapper builds it (F14, F44-F58, A5, A6).
+
+Each function does what wrapper.cpp does before and after the hub callback: positional argument
+parsing with the wrapper's exact messages (F44), UTF-8 <-> ``hub_encoding`` conversion (F53, F54),
+result shaping (F45: bool, str or None, int), and the signature-mismatch bugs that make some
+functions useless (F46: ``mc``, ``classmc``, ``GetRaw*List``, ``SQL``, ``ScriptCommand``,
+``name_and_version``, ``StopHub``, ``GetServFreq``, one-argument ``GetGeoIP``, ``SetConfig``'s
+result). The hub work itself is done by the hub's primitives. Two callbacks crash the real hub
+when handed a NULL string (A13 ``KickUser``; ``usermc`` with no nick, per source); the simulator
+records a fatal violation and crashes the simulated hub.
+
+Simulator rule (F58, engineering): every ``vh`` callable checks that it runs on the hub thread and
+raises ``VhThreadViolation`` otherwise, after recording the violation with the caller's stack.
+"""
+
+from __future__ import annotations
+
+import codecs
+import sys
+import threading
+import time
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from vhctl.sim.guard import CRASH, OUTSIDE_HOOK, THREAD, Histogram, VhThreadViolation
+
+if TYPE_CHECKING:
+    from vhctl.sim.plugin import Plugin, Slot
+
+MODULE_DOC = "Verlihub C++ callback interface - Python 3"
+
+# F14 / A5: the constants of every vh module (sequential eBF_* values, no eCR_PLUGIN, no eIT_*).
+_CR_NAMES = ("DEFAULT", "INVALID_USER", "KICKED", "FORCEMOVE", "QUIT", "HUB_LOAD", "TIMEOUT",
+             "TO_ANYACTION", "USERLIMIT", "SHARE_LIMIT", "TAG_NONE", "TAG_INVALID", "PASSWORD",
+             "LOGIN_ERR", "SYNTAX", "INVALID_KEY", "RECONNECT", "CLONE", "SELF", "BADNICK",
+             "NOREDIR")
+_BOT_NAMES = ("OK", "EXISTS", "WITHOUT_NICK", "BAD_CHARS", "RESERVED_NICK", "API_ERROR")
+_BF_NAMES = ("NICKIP", "IP", "NICK", "RANGE", "HOST1", "HOST2", "HOST3", "SHARE", "PREFIX",
+             "HOSTR1")
+CONSTANTS: dict[str, int] = {
+    **{f"eCR_{n}": i for i, n in enumerate(_CR_NAMES)},
+    **{f"eBOT_{n}": i for i, n in enumerate(_BOT_NAMES)},
+    **{f"eBF_{n}": i for i, n in enumerate(_BF_NAMES)},
+}
+ATTRIBUTES = ("myid", "botname", "opchatname", "name", "path", "config_name", "basedir")
+
+_ICU_SUB = "vhctl-sim-icu-substitute"
+codecs.register_error(_ICU_SUB, lambda exc: ("\x1a" * (exc.end - exc.start), exc.end))
+
+_NO_CONVERSION = ("", "UTF-8", "utf-8")  # F53: exact spellings that skip ICU
+_NULL_STRING_CRASH = ("terminate called after throwing an instance of 'std::logic_error'\n"
+                    "  what():  basic_string: construction from null is not valid")
+
+
+class HubText:
+    """Hub-internal strings (one char per byte) <-> Python str, per section I of the spec."""
+
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+        self._codecs: dict[Optional[str], Optional[str]] = {}
+
+    def codec(self) -> Optional[str]:
+        """Python codec for ``hub_encoding``; None = no conversion (or a name ICU would reject)."""
+        name = self._hub.get_config("config", "hub_encoding")
+        try:
+            return self._codecs[name]
+        except KeyError:
+            pass
+        found: Optional[str] = None
+        if name not in _NO_CONVERSION and name is not None:
+            try:
+                found = codecs.lookup(name).name
+            except LookupError:
+                found = None  # "conversion failed": the UTF-8 bytes are used as they are (F53)
+        self._codecs[name] = found
+        return found
+
+    def to_hub(self, text: str) -> str:
+        """A str argument: UTF-8 (strict, like PyUnicode_AsUTF8), then to hub_encoding (F53)."""
+        if not text.isascii():
+            raw = text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, as for real
+            codec = self.codec()
+            text = raw.decode("latin-1") if codec is None else \
+                text.encode(codec, _ICU_SUB).decode("latin-1")
+        nul = text.find("\x00")
+        return text if nul < 0 else text[:nul]  # a C string ends at the first NUL
+
+    def from_hub(self, text: str) -> str:
+        """A str result: hub_encoding -> UTF-8 with replacement, then strict decode (F54)."""
+        if text.isascii():
+            return text
+        raw = text.encode("latin-1")
+        codec = self.codec()
+        return raw.decode("utf-8") if codec is None else raw.decode(codec, "replace")
+
+
+def raw_utf8(text: str) -> str:
+    """A hub string handed to Python without conversion (module attributes, F23-style)."""
+    return text.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def _parse_format(fmt: str) -> tuple[int, str]:
+    """'ss|l' -> (2, 'ssl'): required count and the types, as vh_ParseArgs reads them."""
+    types = fmt.replace("|", "")
+    return (fmt.index("|") if "|" in fmt else len(types)), types
+
+
+# Result kinds.
+BOOL, STR, LONG, RAW = "bool", "str", "long", "raw"
+
+
+class VhApi:
+    """Builds the vh modules of one plugin; all of them share these function objects."""
+
+    def __init__(self, plugin: "Plugin") -> None:
+        self._plugin = plugin
+        self._hub = plugin.hub
+        self.text = HubText(plugin.hub)
+        self.calls = plugin.vh_calls
+        self.blocking: dict[str, Histogram] = {}
+        self._functions = self._build_functions()
+
+    # --- module --------------------------------------------------------------------------------
+
+    def make_module(self, slot: "Slot") -> ModuleType:
+        """A fresh vh module for one script slot (wrapper.cpp vh_CreateModule)."""
+        hub = self._hub
+        module = ModuleType("vh", MODULE_DOC)
+        module.__dict__.update(self._functions)
+        module.__dict__.update({
+            "myid": slot.id,
+            "botname": raw_utf8(hub.security_nick),
+            "opchatname": raw_utf8(hub.opchat_nick),
+            "name": slot.name,
+            "path": raw_utf8(slot.path),
+            "config_name": raw_utf8(hub.config_name),
+            "basedir": str(hub.basedir),
+        })
+        module.__dict__.update(CONSTANTS)
+        return module
+
+    # --- the prologue every vh callable runs -----------------------------------------------------
+
+    def _enter(self, name: str) -> None:
+        """Thread rule first (F58), then the bookkeeping."""
+        plugin = self._plugin
+        if threading.get_ident() != self._hub.main_thread_id:
+            thread = threading.current_thread().name
+            plugin.violations.record(THREAD, f"vh.{name}",
+                                     detail=f"vh.{name}() called from thread {thread!r}")
+            raise VhThreadViolation(
+                f"vh.{name}() called from thread {thread!r}: vh functions may only run on the hub "
+                "thread, inside a hook or while the script loads (F58). Hand the work to a hook "
+                "(e.g. OnTimer) through a queue instead.")
+        if not plugin.in_python:
+            plugin.violations.record(OUTSIDE_HOOK, f"vh.{name}",
+                                     detail="vh called on the hub thread outside any hook or load")
+        self.calls[name] += 1
+
+    def _script_id(self) -> int:
+        """wrapper.cpp vh_GetScriptID: sys.modules['vh'].myid must name a live slot (F3)."""
+        module = sys.modules.get("vh")
+        sid = getattr(module, "myid", None)
+        if isinstance(sid, int) and self._plugin.has_slot_id(sid):
+            return sid
+        raise RuntimeError("Could not determine script ID")
+
+    def _parse(self, required: int, types: str, args: tuple) -> list[Any]:
+        """vh_ParseArgs: counts, then each value; optional ones become NULL/0."""
+        given = len(args)
+        if given < required:
+            raise TypeError(f"Function requires at least {required} arguments, got {given}")
+        if given > len(types):
+            raise TypeError(f"Function takes at most {len(types)} arguments, got {given}")
+        values: list[Any] = []
+        for i, kind in enumerate(types):
+            value = args[i] if i < given else None
+            if kind == "l":
+                if value is None:
+                    value = 0
+                elif isinstance(value, int):
+                    value = int(value)
+                else:
+                    raise TypeError(f"Argument {i} must be int, not {type(value).__name__}")
+            elif value is not None:
+                if not isinstance(value, str):
+                    raise TypeError(f"Argument {i} must be str, not {type(value).__name__}")
+                value = self.text.to_hub(value)
+            values.append(value)
+        return values
+
+    def _result(self, kind: str, value: Any) -> Any:
+        if kind == BOOL:
+            return bool(value)
+        if kind == STR:
+            return self.text.from_hub(value) if value else None
+        if kind == LONG:
+            return None if value is None else int(value)
+        return value
+
+    def _wrap(self, name: str, fmt: str, kind: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+        """A vh function that parses like vh_ParseArgs and shapes the result like vh_Call*."""
+        required, types = _parse_format(fmt)
+        enter, script_id, parse, result = self._enter, self._script_id, self._parse, self._result
+
+        def vh_function(*args: Any, **kwargs: Any) -> Any:
+            enter(name)
+            if kwargs:
+                raise TypeError(f"{name}() takes no keyword arguments")
+            script_id()
+            return result(kind, impl(*parse(required, types, args)))
+
+        vh_function.__name__ = vh_function.__qualname__ = name
+        return vh_function
+
+    def _unparsed(self, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+        """A vh function that does its own argument handling (no script id needed, F3)."""
+        enter = self._enter
+
+        def vh_function(*args: Any, **kwargs: Any) -> Any:
+            enter(name)
+            return impl(*args, **kwargs)
+
+        vh_function.__name__ = vh_function.__qualname__ = name
+        return vh_function
+
+    # --- helpers for the C side ------------------------------------------------------------------
+
+    def _mismatch(self, stored: str, wanted: str) -> None:
+        """The wrapper's complaint when a callback's format does not match (A5, A6)."""
+        self._hub.stderr(f"PY: unpack: format strings don't match: '{stored}' vs. '{wanted}'")
+
+    def _broken(self, stored: str, wanted: str, value: Any) -> Callable[..., Any]:
+        """A function whose Python and C sides disagree: nothing reaches the hub (F46)."""
+        def impl(*_args: Any) -> Any:
+            self._mismatch(stored, wanted)
+            return value
+        return impl
+
+    def _crash(self, function: str, reason: str, detail: str) -> None:
+        """Fatal: record, then let the simulated hub die like the real one (A13)."""
+        self._plugin.violations.record(CRASH, f"vh.{function}", fatal=True, detail=detail)
+        self._plugin.crash(reason)
+
+    def _decode_list(self, nicks: list[str]) -> list[str]:
+        """F54: one undecodable nick drops the whole list."""
+        try:
+            return [self.text.from_hub(n) for n in nicks]
+        except UnicodeDecodeError:
+            return []
+
+    # --- implementations needing more than one hub call -------------------------------------------
+
+    def _get_myinfo(self, nick: Optional[str]) -> Optional[tuple[str, ...]]:
+        parts = None if nick is None else self._hub.get_myinfo(nick)
+        if parts is None:
+            return None
+        return tuple(self.text.from_hub(p) if p else "" for p in parts)
+
+    def _get_user_host(self, nick: Optional[str]) -> Optional[str]:
+        """F49.19: with hub DNS off, a blocking reverse lookup on the hub thread, every call."""
+        host = None if nick is None else self._hub.user_host(nick)
+        if host == "":
+            started = time.perf_counter_ns()
+            time.sleep(self._hub.dns_delay)
+            self.blocking.setdefault("GetUserHost", Histogram()).add(
+                time.perf_counter_ns() - started)
+        return host
+
+    def _get_config(self, conf: Optional[str], var: Optional[str],
+                    default: Optional[str]) -> Optional[str]:
+        if conf is None or var is None:
+            return None
+        value = self._hub.get_config(conf, var)
+        return default if value is None else value
+
+    def _set_config(self, conf: Optional[str], var: Optional[str], value: Optional[str]) -> bool:
+        """F49.40: the change happens (OnSetConfig may veto), the result is always False."""
+        if conf is not None and var is not None and value is not None:
+            self._hub.set_config(conf, var, value)
+        return False
+
+    def _kick_user(self, op: Optional[str], nick: Optional[str], why: Optional[str],
+                   addr: Optional[str], note_op: Optional[str], note_usr: Optional[str]) -> bool:
+        """F49.35 / A13: NULL strings reach std::string constructors and kill the hub."""
+        hub = self._hub
+        if op is None or nick is None or hub.user_class(op) == -2:
+            return False
+        if addr and hub.is_robot(op):
+            self._crash("KickUser", "Segmentation fault",
+                        "KickUser with a redirect and a bot as operator dereferences a NULL "
+                        "connection (F49.35)")
+        if why is None or note_op is None or note_usr is None:
+            self._crash("KickUser", _NULL_STRING_CRASH,
+                        "KickUser needs all six arguments as str (op, nick, reason, redirect, "
+                        "op_note, user_note); a missing or None one crashes the real hub (A13)")
+        return hub.kick_user(op, nick, why, addr, note_op, note_usr)
+
+    def _usermc(self, message: Optional[str], nick: Optional[str],
+                from_nick: Optional[str]) -> bool:
+        if message is None:
+            return False
+        if nick is None:
+            self._crash("usermc", _NULL_STRING_CRASH,
+                        "usermc(message, None): the callback builds a std::string from the NULL "
+                        "nick (per source, wrapper _usermc)")
+        return self._hub.usermc(message, nick, from_nick)
+
+    def _topic(self, new: Optional[str]) -> str:
+        return self._hub.topic(new if new is not None and len(new) < 1024 else None)
+
+    def _add_robot(self, nick: Optional[str], cls: int, desc: Optional[str], speed: Optional[str],
+                   email: Optional[str], share: Optional[str]) -> bool:
+        if not nick or None in (desc, speed, email, share):
+            return False
+        return self._hub.add_robot(nick, cls, desc, speed, email, share)
+
+    # --- functions with CPython's own argument parsing -------------------------------------------
+
+    def _pyarg_str(self, value: Any, where: str) -> str:
+        """PyArg 's': str only (no None), no NUL, UTF-8 encodable."""
+        if not isinstance(value, str):
+            shown = "None" if value is None else type(value).__name__
+            raise TypeError(f"{where} must be str, not {shown}")
+        if "\x00" in value:
+            raise ValueError("embedded null character")
+        value.encode("utf-8")
+        return value
+
+    def _pyarg_one(self, args: tuple, kwargs: dict, name: str) -> str:
+        if kwargs:
+            raise TypeError(f"{name}() takes no keyword arguments")
+        if len(args) != 1:
+            raise TypeError(f"function takes exactly 1 argument ({len(args)} given)")
+        return self._pyarg_str(args[0], "argument 1")
+
+    def _encode(self, *args: Any, **kwargs: Any) -> str:
+        """F49.57: the five NMDC specials to entities; ``&`` untouched."""
+        text = self._pyarg_one(args, kwargs, "Encode")
+        return text.translate({5: "&#5;", 36: "&#36;", 124: "&#124;", 96: "&#96;", 126: "&#126;"})
+
+    def _decode(self, *args: Any, **kwargs: Any) -> str:
+        """F49.58: every ``&#N;`` becomes the byte N (mod 256); a NUL ends the C string."""
+        data = self._pyarg_one(args, kwargs, "Decode").encode("utf-8")
+        out = bytearray()
+        i, size = 0, len(data)
+        while i < size:
+            if data[i] == 0x26 and i + 1 < size and data[i + 1] == 0x23:
+                k = i + 2
+                while k < size and 0x30 <= data[k] <= 0x39:
+                    k += 1
+                if k < size and data[k] == 0x3B:
+                    out.append(int(data[i + 2:k] or b"0") % 256)
+                    i = k + 1
+                    continue
+            out.append(data[i])
+            i += 1
+        nul = out.find(0)
+        return bytes(out if nul < 0 else out[:nul]).decode("utf-8")
+
+    def _get_geoip(self, *args: Any, **kwargs: Any) -> Optional[dict]:
+        """F49.30: PyArg 's|s'; with one argument the callback never matches (A5)."""
+        if kwargs:
+            raise TypeError("GetGeoIP() takes no keyword arguments")
+        if not 1 <= len(args) <= 2:
+            bound = "at least" if not args else "at most"
+            raise TypeError(f"function takes {bound} {1 if not args else 2} argument"
+                            f"{'' if not args else 's'} ({len(args)} given)")
+        ip = self.text.to_hub(self._pyarg_str(args[0], "argument 1"))
+        if len(args) == 1:
+            self._mismatch("s", "ss")
+            return None
+        self._pyarg_str(args[1], "argument 2")
+        record = self._hub.geoip(ip)
+        if record is None:
+            return None
+        return {k: self.text.from_hub(v) if isinstance(v, str) else v for k, v in record.items()}
+
+    def _user_restrictions(self, *args: Any, **kwargs: Any) -> bool:
+        """F49.53: PyArg_ParseTupleAndKeywords 's|ssss' (keywords allowed, None is not)."""
+        names = ("nick", "nochat", "nopm", "nosearch", "noctm")
+        if len(args) > len(names):
+            raise TypeError(f"function takes at most {len(names)} arguments ({len(args)} given)")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError(f"'{key}' is an invalid keyword argument for this function")
+            if key in values:
+                raise TypeError(f"argument for function given by name ('{key}') and position "
+                                f"({names.index(key) + 1})")
+            values[key] = value
+        if "nick" not in values:
+            raise TypeError("function missing required argument 'nick' (pos 1)")
+        hub_values = []
+        for position, key in enumerate(names, 1):
+            where = f"argument {position}" if position <= len(args) else f"argument '{key}'"
+            hub_values.append(self.text.to_hub(self._pyarg_str(values.get(key, ""), where)))
+        if not hub_values[0]:
+            return False
+        return bool(self._hub.user_restrictions(*hub_values))
+
+    def _call_dynamic_function(self, *args: Any, **kwargs: Any) -> Any:
+        """F49.59: nothing registers dynamic functions in the simulator."""
+        if kwargs:
+            raise TypeError("CallDynamicFunction() takes no keyword arguments")
+        if not args:
+            raise TypeError("CallDynamicFunction requires at least function name")
+        if not isinstance(args[0], str):
+            raise TypeError("First argument must be function name (string)")
+        sid = self._script_id()
+        raise RuntimeError(f"No dynamic functions registered for script {sid}")
+
+    def _list(self, name: str, source: Callable[[], list[str]]) -> Callable[..., list[str]]:
+        """GetNickList & co: positional arguments are ignored, JSON list from the hub (F49.13)."""
+        def impl(*_args: Any, **kwargs: Any) -> list[str]:
+            if kwargs:
+                raise TypeError(f"{name}() takes no keyword arguments")
+            return self._decode_list(source())
+        return self._unparsed(name, impl)
+
+    # --- the table (wrapper.cpp's method table, in its order) ------------------------------------
+
+    def _build_functions(self) -> dict[str, Callable[..., Any]]:
+        hub = self._hub
+        wrap = self._wrap
+
+        def nn(fn: Callable[..., Any], *required: int) -> Callable[..., Any]:
+            """The callback returns NULL when one of these string arguments is NULL."""
+            def impl(*values: Any) -> Any:
+                if any(values[i] is None for i in required):
+                    return None
+                return fn(*values)
+            return impl
+
+        def text(value: Optional[str]) -> str:
+            return "" if value is None else value
+
+        table: list[tuple[str, Callable[..., Any]]] = [
+            ("SendToOpChat", wrap("SendToOpChat", "s|s", BOOL, nn(hub.send_to_opchat, 0))),
+            ("SendToActive", wrap("SendToActive", "s|l", BOOL,
+                                  nn(lambda d, delay: hub.send_to_active(d, 0, 10, delay), 0))),
+            ("SendToPassive", wrap("SendToPassive", "s|l", BOOL,
+                                   nn(lambda d, delay: hub.send_to_passive(d, 0, 10, delay), 0))),
+            ("SendToActiveClass", wrap("SendToActiveClass", "sll|l", BOOL,
+                                       nn(hub.send_to_active, 0))),
+            ("SendToPassiveClass", wrap("SendToPassiveClass", "sll|l", BOOL,
+                                        nn(hub.send_to_passive, 0))),
+            ("SendDataToUser", wrap("SendDataToUser", "ss|l", BOOL, nn(hub.send_to_user, 0, 1))),
+            ("SendDataToAll", wrap("SendDataToAll", "sll|l", BOOL, nn(hub.send_to_all, 0))),
+            ("SendPMToAll", wrap("SendPMToAll", "ssll", BOOL, nn(hub.send_pm_to_all, 0, 1))),
+            ("CloseConnection", wrap("CloseConnection", "s|ll", BOOL,
+                                     nn(hub.close_connection, 0))),
+            ("GetMyINFO", wrap("GetMyINFO", "s", RAW, self._get_myinfo)),
+            ("SetMyINFO", wrap("SetMyINFO", "s|sssss", BOOL, nn(hub.set_myinfo, 0))),
+            ("GetUserClass", wrap("GetUserClass", "s", LONG, nn(hub.user_class, 0))),
+            ("GetNickList", self._list("GetNickList", hub.nick_list)),
+            ("GetOpList", self._list("GetOpList", hub.op_list)),
+            ("GetBotList", self._list("GetBotList", hub.bot_list)),
+            ("GetRawNickList", wrap("GetRawNickList", "", STR, self._broken("D", "s", None))),
+            ("GetRawOpList", wrap("GetRawOpList", "", STR, self._broken("D", "s", None))),
+            ("GetRawBotList", wrap("GetRawBotList", "", STR, self._broken("D", "s", None))),
+            ("GetUserHost", wrap("GetUserHost", "s", STR, self._get_user_host)),
+            ("GetUserIP", wrap("GetUserIP", "s", STR, nn(hub.user_ip, 0))),
+            ("SetUserIP", wrap("SetUserIP", "ss", BOOL, nn(hub.set_user_ip, 0, 1))),
+            ("SetMyINFOFlag", wrap("SetMyINFOFlag", "sl", BOOL,
+                                   nn(lambda n, f: f >= 1 and hub.set_myinfo_flag(n, f), 0))),
+            ("UnsetMyINFOFlag", wrap("UnsetMyINFOFlag", "sl", BOOL,
+                                     nn(lambda n, f: f >= 1 and hub.unset_myinfo_flag(n, f), 0))),
+            ("GetUserHubURL", wrap("GetUserHubURL", "s", STR, nn(hub.user_hub_url, 0))),
+            ("GetUserExtJSON", wrap("GetUserExtJSON", "s", STR, nn(hub.user_ext_json, 0))),
+            ("GetUserCC", wrap("GetUserCC", "s", STR, nn(hub.user_cc, 0))),
+            ("GetIPCC", wrap("GetIPCC", "s", STR, nn(hub.ip_cc, 0))),
+            ("GetIPCN", wrap("GetIPCN", "s", STR, nn(hub.ip_cn, 0))),
+            ("GetIPASN", wrap("GetIPASN", "s|s", STR, nn(lambda ip, _db: hub.ip_asn(ip), 0))),
+            ("GetGeoIP", self._unparsed("GetGeoIP", self._get_geoip)),
+            ("AddRegUser", wrap("AddRegUser", "sl|ss", BOOL,
+                                nn(lambda n, c, p, o: bool(n) and hub.add_reg_user(n, c, text(p),
+                                                                                    text(o)), 0))),
+            ("DelRegUser", wrap("DelRegUser", "s", BOOL,
+                                nn(lambda n: bool(n) and hub.del_reg_user(n), 0))),
+            ("SetRegClass", wrap("SetRegClass", "sl", BOOL,
+                                 nn(lambda n, c: bool(n) and hub.set_reg_class(n, c), 0))),
+            ("Ban", wrap("Ban", "sssll", BOOL,
+                         nn(lambda o, n, r, s, t: hub.ban(o, n, text(r), s, t), 0, 1))),
+            ("KickUser", wrap("KickUser", "sss|sss", BOOL, self._kick_user)),
+            ("DelNickTempBan", wrap("DelNickTempBan", "s", BOOL, nn(hub.del_nick_temp_ban, 0))),
+            ("DelIPTempBan", wrap("DelIPTempBan", "s", BOOL, nn(hub.del_ip_temp_ban, 0))),
+            ("ParseCommand", wrap("ParseCommand", "ssl", BOOL, nn(hub.parse_command, 0, 1))),
+            ("ScriptCommand", wrap("ScriptCommand", "sss", STR, self._broken("sss", "ssl", None))),
+            ("SetConfig", wrap("SetConfig", "sss", BOOL, self._set_config)),
+            ("GetConfig", wrap("GetConfig", "ss|s", STR, self._get_config)),
+            ("IsRobotNickBad", wrap("IsRobotNickBad", "s", LONG,
+                                    lambda n: 2 if n is None else hub.robot_nick_bad(n))),
+            ("AddRobot", wrap("AddRobot", "slssss", BOOL, self._add_robot)),
+            ("DelRobot", wrap("DelRobot", "s", BOOL,
+                              nn(lambda n: bool(n) and hub.del_robot(n), 0))),
+            ("SQL", wrap("SQL", "sl", STR, lambda _query, _limit: None)),
+            ("GetServFreq", wrap("GetServFreq", "", LONG, self._broken("d", "l", 0))),
+            ("GetUsersCount", wrap("GetUsersCount", "", LONG, lambda: hub.users_count)),
+            ("GetTotalShareSize", wrap("GetTotalShareSize", "", STR, lambda: str(hub.total_share))),
+            ("usermc", wrap("usermc", "ss|s", BOOL, self._usermc)),
+            ("pm", wrap("pm", "ss|ss", BOOL, nn(hub.pm, 0, 1))),
+            ("mc", wrap("mc", "s", BOOL, self._broken("s", "ss", None))),
+            ("classmc", wrap("classmc", "sll", BOOL, self._broken("sll", "slls", None))),
+            ("UserRestrictions", self._unparsed("UserRestrictions", self._user_restrictions)),
+            ("Topic", wrap("Topic", "|s", STR, self._topic)),
+            ("name_and_version", wrap("name_and_version", "", STR, self._broken("", "ss", None))),
+            ("StopHub", wrap("StopHub", "l", BOOL, self._broken("l", "ll", None))),
+            ("Encode", self._unparsed("Encode", self._encode)),
+            ("Decode", self._unparsed("Decode", self._decode)),
+            ("CallDynamicFunction", self._unparsed("CallDynamicFunction",
+                                                   self._call_dynamic_function)),
+        ]
+        return dict(table)
