@@ -195,6 +195,8 @@ class RuntimeSettings:
     reconcile_seconds: float = setting(60.0, _number_range(1, 3600),
                                        "how often the user cache is checked against the hub")
     max_line: int = setting(2000, _int_range(64, 65536), "longest text line sent into the hub, characters")
+    watchdog_seconds: float = setting(5.0, _number_range(2, 600),
+                                      "components stop when the hub has not called OnTimer for this long")
 
 
 @dataclass(frozen=True)

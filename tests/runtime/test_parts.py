@@ -1,0 +1,296 @@
+"""The runtime's parts that need no hub: work queue, event feed, de-duplication, commands, status,
+lease, hook guard, rendering."""
+
+from __future__ import annotations
+
+import ast
+import json
+import threading
+import time
+
+import pytest
+
+from vhctl.errors import VhctlError
+from vhctl.files import GENERATED_MARK
+from vhctl.render import placeholders, render, render_text, template_text
+from vhctl_hub.commands import CommandSet, route
+from vhctl_hub.dedup import EventDeduper
+from vhctl_hub.events import EventFeed
+from vhctl_hub.hookguard import HookGuard
+from vhctl_hub.lease import Lease
+from vhctl_hub.runtime import HOOKS, plugin_verdict
+from vhctl_hub.status import StatusBoard, read_status, scrub, status_path
+from vhctl_hub.workqueue import QueueFull, WorkQueue
+
+
+# ------------------------------------------------------------------ work queue
+def test_queue_drains_by_time_budget_not_count():
+    queue = WorkQueue()
+    for _ in range(50):
+        queue.submit(time.sleep, 0.002)
+    ran = queue.drain(0.005)
+    assert 1 <= ran < 50
+    assert queue.lag()[0] == 50 - ran
+
+
+def test_queue_runs_at_least_one_item_and_reports_lag():
+    queue = WorkQueue()
+    future = queue.submit(lambda: 42)
+    time.sleep(0.02)
+    pending, oldest = queue.lag()
+    assert pending == 1 and oldest >= 0.02
+    assert queue.drain(0.0) == 1
+    assert future.result(0) == 42
+    assert queue.lag() == (0, 0.0)
+
+
+def test_queue_errors_go_to_the_future():
+    queue = WorkQueue()
+    future = queue.submit(lambda: 1 / 0)
+    queue.drain(1)
+    with pytest.raises(ZeroDivisionError):
+        future.result(0)
+    assert queue.failed == 1 and "ZeroDivisionError" in queue.last_error
+
+
+def test_queue_is_bounded():
+    queue = WorkQueue(max_pending=3)
+    for _ in range(3):
+        queue.submit(int)
+    with pytest.raises(QueueFull):
+        queue.submit(int)
+
+
+def test_queue_from_many_threads():
+    queue = WorkQueue()
+    results = []
+    threads = [threading.Thread(target=lambda: [queue.submit(results.append, 1) for _ in range(500)])
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads) or queue.lag()[0]:
+        queue.drain(0.01)
+    assert len(results) == 2000
+
+
+# ------------------------------------------------------------------ event feed
+def test_feed_cursor_and_wait():
+    feed = EventFeed()
+    assert feed.since(0) == ([], 0)
+    feed.publish("login", "alice", user={"nick": "alice"})
+    events, cursor = feed.since(0)
+    assert [(e.seq, e.kind, e.nick) for e in events] == [(1, "login", "alice")] and cursor == 1
+    threading.Timer(0.05, feed.publish, ("logout", "alice")).start()
+    events, cursor = feed.wait(cursor, 5)
+    assert [e.kind for e in events] == ["logout"] and cursor == 2
+
+
+def test_feed_tells_a_slow_reader_about_the_gap():
+    feed = EventFeed(capacity=3)
+    for i in range(10):
+        feed.publish("stats", None, n=i)
+    events, cursor = feed.since(2)
+    assert events[0].kind == "gap" and events[0].data["missed"] == 5
+    assert [e.data["n"] for e in events[1:]] == [7, 8, 9] and cursor == 10
+
+
+# ------------------------------------------------------------------ de-duplication (F3, A12)
+def _feed(dedup, calls):
+    """Run calls through the deduper; returns how many were handled as new events."""
+    handled = 0
+    for hook, args in calls:
+        if dedup.enter(hook, args) is None:
+            handled += 1
+            dedup.leave(1)
+    return handled
+
+
+def test_A12_repeated_calls_of_one_event_are_one_event():
+    dedup = EventDeduper()
+    calls = [("OnTimer", (1.0,))] * 3 + [("OnParsedMsgChat", ("a", "hi"))] * 3 + [("OnTimer", (2.0,))] * 3
+    assert _feed(dedup, calls) == 3
+
+
+def test_learned_slot_count_separates_identical_adjacent_events():
+    dedup = EventDeduper()
+    calls = [("OnParsedMsgChat", ("a", "x"))] * 2 + [("OnTimer", (1.0,))] * 2
+    assert _feed(dedup, calls) == 2
+    # two identical lines in a row: 4 calls with 2 slots = 2 events
+    assert _feed(dedup, [("OnParsedMsgChat", ("op", "same"))] * 4 + [("OnTimer", (2.0,))] * 2) == 3
+
+
+def test_a_load_forgets_learned_counts():
+    dedup = EventDeduper()
+    _feed(dedup, [("OnParsedMsgChat", ("a", "x")), ("OnTimer", (1.0,))])
+    dedup.forget_counts()
+    assert _feed(dedup, [("OnParsedMsgChat", ("a", "y"))] * 2 + [("OnTimer", (2.0,))] * 2) == 2
+
+
+def test_the_repeat_returns_the_first_verdict():
+    dedup = EventDeduper()
+    assert dedup.enter("OnHubCommand", ("n", "api", 10, 0, "!")) is None
+    dedup.leave(0)
+    assert dedup.enter("OnHubCommand", ("n", "api", 10, 0, "!")) == 0
+
+
+def test_nested_hooks_keep_their_own_runs():
+    dedup = EventDeduper()
+    assert dedup.enter("OnTimer", (1.0,)) is None
+    assert dedup.enter("OnSetConfig", ("x",)) is None  # fired inside the first OnTimer call
+    dedup.leave(1)
+    dedup.leave(1)
+    assert dedup.enter("OnTimer", (1.0,)) == 1  # the second slot's call of the same tick
+
+
+@pytest.mark.parametrize("value, verdict", [(1, 1), (True, 1), (2, 1), (-1, 1), (0, 0), (False, 0),
+                                            (None, 0), (1.5, 1), ("s", 1), ([], 1)])
+def test_F20_plugin_verdict(value, verdict):
+    assert plugin_verdict(value) == verdict
+
+
+# ------------------------------------------------------------------ commands (F42)
+def _commands():
+    cmds = CommandSet("api", min_class=3, summary="the API")
+
+    @cmds.sub("echo", "<text>", "say it back")
+    def echo(call):
+        return f"{call.prefix}{call.args} {call.text!r} pm={call.in_pm}"
+
+    @cmds.sub("fail", "", "raises")
+    def fail(call):
+        raise RuntimeError("nope")
+
+    return cmds
+
+
+def _route(command, user_class=10, prefix="!", in_pm=False):
+    replies = []
+    verdict = route([_commands()], "alice", command, user_class, in_pm, prefix, replies.append)
+    return verdict, replies
+
+
+def test_F42_own_command_is_handled_and_arguments_unescaped():
+    verdict, replies = _route("api echo a&#36;b c", prefix="+")
+    assert verdict == 0
+    assert replies == ["+['a$b', 'c'] 'a$b c' pm=False"]
+
+
+@pytest.mark.parametrize("command", ["apix echo", "pyload /x.py", "help", ""])
+def test_F7_other_commands_pass_through(command):
+    assert _route(command) == (1, [])
+
+
+def test_class_below_minimum_is_refused():
+    verdict, replies = _route("api echo x", user_class=2)
+    assert verdict == 0 and "class 3 (operator)" in replies[0] and "class 2 (vip)" in replies[0]
+
+
+@pytest.mark.parametrize("command", ["api", "API help", "api nosuch"])
+def test_help_for_missing_or_unknown_subcommand(command):
+    verdict, replies = _route(command, prefix="/")
+    assert verdict == 0
+    assert "/api echo <text>  - say it back" in replies[0]
+    assert ("unknown subcommand 'nosuch'" in replies[0]) == command.endswith("nosuch")
+
+
+def test_failing_handler_is_reported_not_raised():
+    verdict, replies = _route("api fail")
+    assert verdict == 0 and replies == ["!api fail failed: RuntimeError: nope"]
+
+
+# ------------------------------------------------------------------ status
+def test_status_file_is_json_without_secrets(tmp_path):
+    board = StatusBoard("api", mode="sub")
+    board.set(port=8000, state="running", running=True)
+    board.count("requests", 3)
+    board.write(status_path(tmp_path, "api"), {"extra": {"api_token": "s3cr3t-value", "ok": 1, "nested": [{"Password": 1}]}})
+    data = read_status(tmp_path, "api")
+    assert data["port"] == 8000 and data["counters"] == {"requests": 3} and data["updated_at"] > 0
+    assert data["extra"] == {"ok": 1, "nested": [{}]}
+    assert "s3cr3t" not in json.dumps(data)
+    assert read_status(tmp_path, "nothing") is None
+
+
+def test_status_write_is_throttled():
+    board = StatusBoard("api")
+    assert board.due(time.monotonic())
+    board._written_at = time.monotonic()
+    board.set(port=1)
+    assert not board.due(time.monotonic())
+
+
+def test_scrub_keeps_plain_values():
+    assert scrub({"a": [1, {"token_file": 2, "b": 3}]}) == {"a": [1, {"b": 3}]}
+
+
+# ------------------------------------------------------------------ lease (reload rendezvous)
+def test_lease_newest_instance_wins(tmp_path):
+    old, new = Lease(tmp_path, "api"), Lease(tmp_path, "api")
+    old.claim()
+    assert old.try_acquire() and not old.superseded()
+    new.claim()
+    assert not new.try_acquire()  # flock excludes within one process too
+    assert old.superseded()
+    old.release()
+    assert new.try_acquire() and not new.superseded()
+    new.release()
+
+
+# ------------------------------------------------------------------ hook guard (single mode)
+def test_hook_guard_restores_ours_and_chains_theirs(tmp_path):
+    space = {"__file__": str(tmp_path / "ours.py")}
+    exec(compile("def OnTimer(t): return 'old-foreign'", str(tmp_path / "foreign.py"), "exec"), space)
+    foreign_before = space["OnTimer"]
+    guard = HookGuard(HOOKS, lambda name: (lambda *args: 1))
+    guard.adopt(space)
+    assert guard.foreign == {"OnTimer": foreign_before}
+    exec(compile("def OnTimer(t): return 1", str(tmp_path / "ours.py"), "exec"), space)
+    ours = space["OnTimer"]
+    guard.restore()
+    exec(compile("def OnTimer(t): return 'newer'", str(tmp_path / "later.py"), "exec"), space)
+    later = space["OnTimer"]
+    guard.restore()
+    assert space["OnTimer"] is ours and guard.foreign["OnTimer"] is later
+
+
+# ------------------------------------------------------------------ rendering
+VALUES = {"venv": "/v", "site_packages": "/v/lib/python3.11/site-packages", "python": "3.11",
+          "config_file": "/etc/vhctl/config.toml", "component": "api"}
+
+
+@pytest.mark.parametrize("hostile", [
+    "it's \"quoted\"", "back\\slash\\", "new\nline\r\n", "Ünïcödé Ж 😀", "\u2028\x00\x1b", "'''", '"""\\',
+    "@site_packages@", '" + __import__("os").system("x") + "',
+])
+def test_render_any_value_compiles_and_means_itself(hostile):
+    text = render("hub_api.py", {**VALUES, "config_file": hostile})
+    assert text.split("\n", 1)[0].startswith(f"# {GENERATED_MARK}")
+    tree = ast.parse(text)
+    assigned = {n.targets[0].id: ast.literal_eval(n.value) for n in tree.body
+                if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
+                and isinstance(n.value, ast.Constant)}
+    assert assigned["CONFIG_FILE"] == hostile
+    assert assigned["SITE_PACKAGES"] == VALUES["site_packages"]
+
+
+def test_render_checks_names_and_refuses_secrets():
+    with pytest.raises(VhctlError, match="needs values for: component"):
+        render("hub_api.py", {k: v for k, v in VALUES.items() if k != "component"})
+    with pytest.raises(VhctlError, match="no placeholder for: extra"):
+        render("hub_api.py", {**VALUES, "extra": 1})
+    with pytest.raises(VhctlError, match="secrets never go"):
+        render_text('# generated by vhctl\nX = "@api_token@"\n', {"api_token": "s"})
+    with pytest.raises(VhctlError, match="must be text"):
+        render("hub_api.py", {**VALUES, "python": 3.0 * float("inf")})
+    with pytest.raises(VhctlError, match="no template"):
+        render("nope.py", {})
+
+
+def test_hub_api_template_is_short_and_defines_exactly_the_runtime_hooks():
+    text = template_text("hub_api.py")
+    assert len(text.splitlines()) <= 60
+    assert placeholders(text) == set(VALUES)
+    defined = {n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)}
+    assert defined - {"_cannot_load"} == set(HOOKS)
+    for word in ("token", "password", "secret"):
+        assert word not in text.lower()

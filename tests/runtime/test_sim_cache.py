@@ -1,0 +1,99 @@
+"""The hub cache and event feed through the simulator (F23, F49.10, F49.19, F53-F55, F67-F68)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from runtime_helpers import component, free_port, load, ticks, wait_until
+
+
+def _echo(hub, scripts, extra="", command_class=3):
+    sid = load(hub, scripts.hub_api(scripts.config(port=free_port(), extra=extra, command_class=command_class)))
+    echo = wait_until(lambda: component(hub, sid, "echo").port and component(hub, sid, "echo"))
+    return sid, echo
+
+
+def test_users_online_before_the_load_are_reconciled(make_hub, scripts):
+    hub = make_hub()
+    hub.login("alice", share=1234567890, desc="lab desc", email="a@x", speed="DSL\x01", cc="DE")
+    hub.login("boss", user_class=3, share=5)
+    _, echo = _echo(hub, scripts)
+    ticks(hub, 1)
+    snap = echo.ctx.cache.snapshot()
+    assert snap.complete and set(snap.users) == {"alice", "boss", "SimMaster"}  # the master loaded us
+    alice = snap.users["alice"]
+    assert (alice.share, alice.description, alice.email, alice.speed, alice.user_class, alice.class_name,
+            alice.is_op, alice.ip, alice.country_code, alice.login_time, alice.host) == \
+        (1234567890, "lab desc", "a@x", "DSL", 0, "guest", False, "127.0.0.1", "DE", None, None)
+    assert alice.country  # GetIPCN's name for the code
+    assert snap.users["boss"].is_op and snap.users["boss"].class_name == "operator"
+    assert snap.users_online == hub.call(lambda: hub.users_count) == 3
+    assert snap.total_share == 1234567895
+    assert {"Verlihub", "OpChat"} <= set(snap.bots) and not set(snap.bots) & set(snap.users)
+    assert "boss" in snap.ops
+    assert snap.hub_name == "LabHub" and snap.max_users > 0
+    assert hub.plugin.vh_calls["GetUserHost"] == 0  # never blocking DNS on the hub thread
+
+
+def test_hooks_keep_the_cache_current_and_feed_events(make_hub, scripts):
+    hub = make_hub()
+    _, echo = _echo(hub, scripts)
+    ticks(hub, 1)
+    feed = echo.ctx.events
+    cursor = feed.latest_seq()
+    bob = hub.login("bob", share=100)
+    snap = echo.ctx.cache.snapshot()
+    assert snap.users["bob"].share == 100 and snap.users["bob"].login_time
+    assert snap.total_share == 100 and snap.users_online == 2  # bob and the master
+    bob.myinfo(share=250, desc="new desc")
+    snap = echo.ctx.cache.snapshot()
+    assert (snap.users["bob"].share, snap.users["bob"].description, snap.total_share) == (250, "new desc", 250)
+    bob.logout()
+    ticks(hub, 1)  # the hub's counter may drop after OnUserLogout (F67); each tick re-reads it
+    snap = echo.ctx.cache.snapshot()
+    assert "bob" not in snap.users and snap.users_online == 1 and snap.total_share == 0
+    events, _ = feed.since(cursor)
+    kinds = [(e.kind, e.nick) for e in events]
+    assert ("login", "bob") in kinds and ("myinfo", "bob") in kinds and ("logout", "bob") in kinds
+    assert [e.data["total_share"] for e in events if e.kind == "stats"][:3] == [100, 250, 0]
+    with pytest.raises(TypeError):
+        snap.users["x"] = None  # snapshots are read-only
+
+
+@pytest.mark.parametrize("encoding", ["CP1252", "UTF-8"])
+def test_F23_F55_nicks_and_texts_in_either_hub_encoding(make_hub, scripts, encoding):
+    hub = make_hub(hub_encoding=encoding)
+    _, echo = _echo(hub, scripts, extra="[runtime]\nreconcile_seconds = 1\n", command_class=0)
+    ticks(hub, 1)
+    jose = hub.login("José", desc="café ☕")
+    snap = echo.ctx.cache.snapshot()
+    assert snap.users["José"].description == "café ☕"
+    reply = hub.call(jose.command_reply, "!echo status")
+    assert reply.startswith("echo runs on port")  # the reply found the UTF-8 nick through vh
+    if encoding == "CP1252":  # a CP1252 client's non-ASCII nick: the plugin skips the hooks (F23)
+        zoe = hub.login("Zoë", encoding="cp1252")
+        assert "Zoë" not in echo.ctx.cache.snapshot().users
+        wait_until(lambda: "Zoë" in echo.ctx.cache.snapshot().users, hub=hub, timeout=5)
+        zoe.logout()
+        wait_until(lambda: "Zoë" not in echo.ctx.cache.snapshot().users, hub=hub, timeout=5)
+
+
+def test_background_readers_need_no_lock_and_break_no_rule(make_hub, scripts):
+    hub = make_hub()
+    _, echo = _echo(hub, scripts)
+    seen = []
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            snap = echo.ctx.cache.snapshot()
+            seen.append(len(snap.users))
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    hub.login_many([(f"u{i}", {"share": i}) for i in range(30)])
+    ticks(hub, 2)
+    stop.set()
+    thread.join(2)
+    assert max(seen) == 31 and echo.ctx.cache.snapshot().total_share == sum(range(30))  # + the master

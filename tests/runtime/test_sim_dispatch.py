@@ -1,0 +1,174 @@
+"""Hook dispatch and lifecycle through the simulator, in both plugin modes (F3, F15-F17, F19-F21, A12)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from runtime_helpers import component, connect, free_port, load, runtime_of, ticks, wait_until
+
+from vhctl_hub.status import read_status
+
+THIRD_PARTY = '''
+import vh
+SEEN = []
+
+def OnTimer(t):
+    SEEN.append(("timer", t))
+    return 1
+
+def OnParsedMsgChat(nick, text):
+    SEEN.append(("chat", nick, text))
+    return 0 if text == "block me" else 1
+
+def OnHubCommand(nick, command, user_class, in_pm, prefix):
+    if command.startswith("tp"):
+        vh.usermc("tp handled", nick)
+        return 0
+    return 1
+'''
+
+
+def _port_closed(port):
+    try:
+        connect(port)
+    except OSError:
+        return True
+    return False
+
+
+def _ours(hub, sid, hook="OnTimer"):
+    fn = getattr(hub.plugin.script_module(sid), hook)
+    return runtime_of(hub, sid).guard.is_ours(fn)
+
+
+@pytest.mark.parametrize("order", [("api", "second", "tp"), ("tp", "api", "second"), ("api", "tp", "second")])
+def test_F3_A12_each_event_once_per_component_beside_a_third_party_script(make_hub, scripts, order):
+    hub = make_hub()
+    port = free_port()
+    paths = {"api": scripts.hub_api(scripts.config(port=port)),
+             "second": scripts.second(scripts.config("second.toml")),
+             "tp": scripts.third_party(THIRD_PARTY)}
+    ids = {name: load(hub, paths[name]) for name in order}
+    if hub.mode == "single":  # a later third-party OnTimer replaced ours until the guard put it back
+        wait_until(lambda: all(_ours(hub, ids["api"], h) for h in ("OnTimer", "OnParsedMsgChat")))
+    echo = wait_until(lambda: component(hub, ids["api"], "echo").port and component(hub, ids["api"], "echo"))
+    bridge = component(hub, ids["second"], "fixbridge")
+    third = hub.plugin.script_module(ids["tp"])
+    third.SEEN.clear()
+    ticks0 = (echo.ticks, bridge.ticks)
+    ticks(hub, 4)
+    assert (echo.ticks - ticks0[0], bridge.ticks - ticks0[1]) == (4, 4)
+    assert len([s for s in third.SEEN if s[0] == "timer"]) == 4
+
+    alice, bob = hub.login("alice"), hub.login("bob")
+    hub.login("carol", user_class=3).say("hello all")
+    assert echo.chats[-1:] == bridge.chats[-1:] == [("carol", "hello all")]
+    assert [s for s in third.SEEN if s[0] == "chat"] == [("chat", "carol", "hello all")]
+    assert "<carol> hello all" in bob.messages()
+
+    alice.say("block me")  # the third-party script's 0 still blocks (F20)
+    assert "<alice> block me" not in bob.messages()
+    assert echo.chats[-1] == ("alice", "block me") and len(echo.chats) == 2
+
+    assert hub.command("!echo status") == f"echo runs on port {port}"
+    assert hub.command("!fixbridge status") == "fixbridge runs on port None"
+    assert hub.command("!tp x") == "tp handled"
+    assert hub.command("!nosuch") == "Unknown hub command: !nosuch"
+    assert "Loaded Python scripts" in hub.command("!pylist")  # F7: the console still works
+    assert connect(port) == b"echo\n"
+
+    reply = hub.pyreload(paths["api"])  # reloading one leaves the others working, still once each
+    new_id = int(reply.rsplit("#", 1)[1].split(" ", 1)[0])
+    echo2 = wait_until(lambda: component(hub, new_id, "echo").port and component(hub, new_id, "echo"))
+    if hub.mode == "single":
+        wait_until(lambda: _ours(hub, new_id))
+    third.SEEN.clear()
+    counts = (echo2.ticks, bridge.ticks)
+    ticks(hub, 3)
+    assert (echo2.ticks - counts[0], bridge.ticks - counts[1]) == (3, 3)
+    assert len([s for s in third.SEEN if s[0] == "timer"]) == 3
+    assert hub.command("!echo status") == f"echo runs on port {port}"
+
+
+def test_F20_F21_hooks_never_block_what_is_not_theirs(make_hub, scripts):
+    hub = make_hub()
+    load(hub, scripts.hub_api(scripts.config(port=free_port())))
+    alice, bob = hub.login("alice", share=5), hub.login("bob")
+    alice.say("plain chat")
+    alice.myinfo(share=10)
+    assert "<alice> plain chat" in bob.messages()  # OnParsedMsgChat returned 1
+    assert alice.connected and bob.connected          # OnUserLogin returned 1
+    assert hub.call(hub.get_myinfo, "alice")[5] == "10"  # OnParsedMsgMyINFO returned 1
+    hub.tick()
+    assert not hub.stderr_lines or "unexpected return value" not in "\n".join(hub.stderr_lines)
+    assert hub.call(hub.plugin.hook, "OnTimer", 1.0) is True
+
+
+def test_F15_reload_stops_the_old_instance_and_frees_its_port_first(make_hub, scripts):
+    hub = make_hub()
+    port = free_port()
+    path = scripts.hub_api(scripts.config(port=port))
+    first = load(hub, path)
+    old = wait_until(lambda: component(hub, first, "echo").port and component(hub, first, "echo"))
+    reply = hub.pyreload(path)
+    second = int(reply.rsplit("#", 1)[1].split(" ", 1)[0])
+    new = wait_until(lambda: component(hub, second, "echo").port and component(hub, second, "echo"))
+    assert new is not old and new.port == port == old.port
+    assert (old.starts, old.stops, new.starts, new.stops) == (1, 1, 1, 0)
+    assert connect(port) == b"echo\n"
+    for _ in range(3):
+        hub.tick()
+    wait_until(lambda: read_status(scripts.state_dir, "echo")["state"] == "running")
+    assert read_status(scripts.state_dir, "echo")["port"] == port
+
+
+def test_F16_unload_of_one_leaves_the_other_working(make_hub, scripts):
+    hub = make_hub()
+    port = free_port()
+    api = load(hub, scripts.hub_api(scripts.config(port=port, extra="[runtime]\nwatchdog_seconds = 2\n")))
+    second = load(hub, scripts.second(scripts.config("second.toml")))
+    echo = wait_until(lambda: component(hub, api, "echo").port and component(hub, api, "echo"))
+    bridge = component(hub, second, "fixbridge")
+    hub.pyunload(api)
+    wait_until(lambda: _port_closed(port), hub=hub)  # single: slot check; sub: watchdog
+    assert echo.stops == 1
+    before = bridge.ticks
+    ticks(hub, 1)
+    assert bridge.ticks == before + 1
+    assert hub.command("!fixbridge status") == "fixbridge runs on port None"
+    assert hub.command("!echo status") == "Unknown hub command: !echo status"
+    # now unload the last loaded script and load nothing: vh's script id is stale in single mode (F3)
+    api2 = load(hub, scripts.hub_api(scripts.config(port=port), name="hub_api2.py"))
+    echo2 = wait_until(lambda: component(hub, api2, "echo").port and component(hub, api2, "echo"))
+    hub.pyunload(second)
+    hub.tick()
+    hub.login("dave", share=77)
+    hub.tick()
+    assert "dave" in echo2.ctx.cache.snapshot().users
+    assert hub.command("!echo status") == f"echo runs on port {port}"
+
+
+def test_watchdog_pauses_without_ticks_and_resumes(make_hub, scripts):
+    hub = make_hub()
+    port = free_port()
+    sid = load(hub, scripts.hub_api(scripts.config(port=port, extra="[runtime]\nwatchdog_seconds = 2\n")))
+    echo = wait_until(lambda: component(hub, sid, "echo").port and component(hub, sid, "echo"))
+    wait_until(lambda: _port_closed(port), timeout=6)  # nobody ticks: the hub "stopped calling us"
+    assert wait_until(lambda: read_status(scripts.state_dir, "echo")["state"] == "paused")
+    hub.tick()
+    wait_until(lambda: echo.starts == 2 and connect(port) == b"echo\n", hub=hub)
+
+
+def test_F17_threads_are_daemons_and_OnUnLoad_stops_everything(make_hub, scripts):
+    hub = make_hub()
+    port = free_port()
+    sid = load(hub, scripts.hub_api(scripts.config(port=port)))
+    echo = wait_until(lambda: component(hub, sid, "echo").port and component(hub, sid, "echo"))
+    ours = [t for t in threading.enumerate() if t.name.startswith("vhctl-")]
+    assert ours and all(t.daemon for t in ours)
+    assert hub.call(hub.plugin.hook, "OnUnLoad", 0) is True
+    assert echo.stops == 1 and _port_closed(port)
+    status = read_status(scripts.state_dir, "echo")
+    assert status["state"] == "stopped" and "OnUnLoad" in status["stop_reason"]
+    assert runtime_of(hub, sid).instances() == []

@@ -1,0 +1,94 @@
+"""Loading the rendered scripts: wrong or missing venv (F1), bad config, FastAPI in sub-interpreter
+mode (A10), and the runtime's own imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from runtime_helpers import component, free_port, load, wait_until
+
+from vhctl_hub.status import read_status
+
+FASTAPI_FIXTURE = '''
+import pydantic  # like the API component: a PyO3 module, importable once per process in sub mode (A10)
+from vhctl_fixture import Echo
+
+
+class Api(Echo):
+    name = "api"
+'''
+
+
+def _failed_load(hub, path, capfd):
+    reply = hub.pyload(path)
+    assert reply == f"Script not found or couldn't be parsed: {path}"
+    assert hub.plugin.scripts() == []
+    lines = [ln for ln in (capfd.readouterr().err + "\n".join(hub.stderr_lines)).splitlines() if "vhctl: " in ln]
+    return lines
+
+
+@pytest.mark.parametrize("problem, expected", [
+    ({"site_packages": "/nonexistent/venv/lib/python3.11/site-packages", "venv": "/nonexistent/venv"},
+     "the hub venv /nonexistent/venv is missing; run: vhctl install"),
+    ({"python": "2.7"}, "is for Python 2.7 but the plugin runs Python %d.%d; run: vhctl install" % sys.version_info[:2]),
+])
+def test_F1_wrong_venv_fails_with_one_line_and_leaves_the_hub_alone(make_hub, scripts, capfd, problem, expected):
+    hub = make_hub()
+    lines = _failed_load(hub, scripts.hub_api(scripts.config(), **problem), capfd)
+    assert len({ln[ln.index("vhctl: "):] for ln in lines}) == 1 and expected in lines[0]
+    assert problem.get("site_packages") not in sys.path
+    if hub.mode == "single":  # no hook of ours was defined in the shared namespace
+        assert "OnTimer" not in hub.plugin._interp.main.__dict__
+    hub.tick()  # nothing of ours runs
+
+
+def test_bad_config_fails_with_one_line(make_hub, scripts, capfd):
+    hub = make_hub()
+    config = scripts.config(extra="[runtime]\ntick_budget_ms = -1\n")
+    lines = _failed_load(hub, scripts.hub_api(config), capfd)
+    assert any("runtime.tick_budget_ms = -1.0 is not allowed" in ln and "fix it with: vhctl configure" in ln
+               for ln in lines)
+
+
+def test_A10_component_that_cannot_start_is_one_line_for_the_operator(make_hub, scripts):
+    hub = make_hub()
+    op = hub.login("op", user_class=3)
+    load(hub, scripts.hub_api(scripts.config(), component="vhctl_fixture:Broken"))
+    wait_until(lambda: any("restart the hub, or rebuild the plugin with -DPYTHON_USE_SINGLE_INTERPRETER=ON"
+                           in m for m in op.protocol_messages()), hub=hub)
+    status = wait_until(lambda: (s := read_status(scripts.state_dir, "broken")) and s["state"] == "stopped" and s)
+    assert "A10" in status["last_error"] and not status["running"]
+
+
+def test_A10_fastapi_reload_in_sub_mode_still_loads_and_says_why(make_hub, scripts, capfd):
+    hub = make_hub()
+    op = hub.login("op", user_class=3)
+    (scripts.dir / "vhctl_fixture_fastapi.py").write_text(FASTAPI_FIXTURE, encoding="utf-8")
+    port = free_port()
+    path = scripts.hub_api(scripts.config(port=port), component="vhctl_fixture_fastapi:Api")
+    first = load(hub, path)
+    wait_until(lambda: component(hub, first, "api").port)
+    reply = hub.pyreload(path)
+    assert "is now loaded" in reply  # the script loads in both modes
+    second = int(reply.rsplit("#", 1)[1].split(" ", 1)[0])
+    if hub.mode == "single":  # one interpreter: the modules are still imported, the API runs again
+        wait_until(lambda: component(hub, second, "api").port == port)
+        return
+    line = ("api cannot start: FastAPI/pydantic import only once per hub process in the plugin's "
+            "sub-interpreter mode (A10); restart the hub, or rebuild the plugin with "
+            "-DPYTHON_USE_SINGLE_INTERPRETER=ON")
+    assert f"vhctl: {line}" in capfd.readouterr().err.splitlines()
+    assert f"$To: op From: OpChat $<OpChat> vhctl {line}" in op.protocol_messages()
+    assert read_status(scripts.state_dir, "api")["last_error"] == line
+
+
+def test_runtime_never_imports_pydantic_or_fastapi():
+    code = ("import sys, pkgutil, importlib, vhctl_hub\n"
+            "for m in pkgutil.iter_modules(vhctl_hub.__path__):\n"
+            "    if m.name not in ('api',): importlib.import_module('vhctl_hub.' + m.name)\n"
+            "print(sorted(n for n in sys.modules if n.split('.')[0] in "
+            "('pydantic', 'pydantic_core', 'fastapi', 'starlette', 'uvicorn', 'anyio')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
