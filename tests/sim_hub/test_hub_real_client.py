@@ -1,0 +1,142 @@
+"""A real DC client (Debian's microdc2) against the simulated hub: it logs in as a registered
+operator, sees the users and their shares, chats both ways with simulated users, and gets the
+plugin console's exact `!pylist` reply (A2). It also proves our $Lock/$Key against a real client."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from vhctl.sim.hub import Hub
+
+pytestmark = pytest.mark.dcclient
+
+PYLIST_EMPTY = (b"<Verlihub> Loaded Python scripts:\r\n\r\n\tID\tScript\r\n"
+                b"\t----------------------------------------\r\n\r\n|")
+
+
+class Microdc2:
+    """microdc2 reading commands from a pipe; its screen output collected by a thread."""
+
+    def __init__(self, home: Path, config: Path) -> None:
+        self.proc = subprocess.Popen(
+            ["microdc2", "-c", str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, env={"HOME": str(home), "PATH": "/usr/bin:/bin",
+                                           "TERM": "dumb", "LANG": "C.UTF-8"})
+        self.output = ""
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in iter(lambda: self.proc.stdout.read1(4096), b""):  # type: ignore[union-attr]
+            with self._lock:
+                self.output += raw.decode("utf-8", "replace")
+
+    def type(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def wait_for(self, text: str, timeout: float = 8.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if text in self.output:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"microdc2 never showed {text!r}; it showed:\n{self.output}")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.type("exit")
+                self.proc.wait(3)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(3)
+
+
+@pytest.fixture
+def microdc2(tmp_path: Path) -> Callable[..., Microdc2]:
+    if shutil.which("microdc2") is None:
+        pytest.skip("microdc2 is not installed (apt-get install -y microdc2)")
+    clients: list[Microdc2] = []
+
+    def start(port: int, nick: str, password: str, share: Path) -> Microdc2:
+        home = tmp_path / "home"
+        (home / ".microdc2").mkdir(parents=True, exist_ok=True)
+        config = tmp_path / "microdc2.cfg"
+        config.write_text(f"set nick {nick}\nset password {password}\nset active off\n"
+                          f"set description lab\nshare {share}\nconnect 127.0.0.1:{port}\n")
+        client = Microdc2(home, config)
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
+
+
+def _tap(hub: Hub, nick: str) -> list[bytes]:
+    """Record every byte the hub writes to ``nick``'s socket from now on."""
+    seen: list[bytes] = []
+
+    def install() -> None:
+        transport = hub.online(nick).conn.transport  # type: ignore[union-attr]
+        original = transport.write
+
+        def write(data: bytes) -> None:
+            seen.append(data)
+            original(data)
+        transport.write = write
+    hub.call(install)
+    return seen
+
+
+def test_microdc2_logs_in_chats_and_runs_pylist(tmp_path: Path, microdc2) -> None:
+    hub = Hub(tmp_path / "hub", mode="single", listen_port=0, chat_rules=False,
+              config={"hub_name": "LabHub"}, echo_stderr=False).start()
+    try:
+        hub.call(hub.register, "realop", 10, "s3cret")
+        bob = hub.login("bob", share=9876543210)
+        hub.login("alice", share=1234567890)
+        share = tmp_path / "share"
+        share.mkdir()
+        (share / "file.bin").write_bytes(b"x" * 4096)
+
+        client = microdc2(hub.port, "realop", "s3cret", share)
+        client.wait_for("Public: <Verlihub> Status: Normal")
+        assert hub.call(hub.user_class, "realop") == 10
+        assert hub.call(lambda: hub.online("realop").conn.key_ok) is True   # a real client's $Key
+
+        client.type("who")
+        client.wait_for("bob")
+        lines = {line.split()[0]: line for line in client.output.splitlines() if line.strip()
+                 and line.split()[0] in ("bob", "alice", "Verlihub", "OpChat")}
+        assert "9419M" in lines["bob"] and "1177M" in lines["alice"]
+        assert "op" in lines["Verlihub"].split()
+
+        bob.say("hello from bob")
+        client.wait_for("Public: <bob> hello from bob")
+        client.type("say hi from microdc")
+        assert bob.wait_for("<realop> hi from microdc")
+
+        wire = _tap(hub, "realop")
+        client.type("say !pylist")
+        client.wait_for("Loaded Python scripts:")
+        deadline = time.monotonic() + 5
+        while PYLIST_EMPTY not in b"".join(wire) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b"".join(wire) == PYLIST_EMPTY
+        assert b"!pylist" not in bob.received
+        assert hub.call(hub.get_myinfo, "realop")[5] == "4096"
+    finally:
+        hub.stop()
+    assert not hub.errors

@@ -1,0 +1,82 @@
+"""`vhctl demo`: a simulated Verlihub with lively users and the vhctl scripts loaded."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any, Optional
+
+import typer
+
+from vhctl.errors import VhctlError
+
+HELP = """Run a simulated Verlihub 1.7 hub with ~30 chatting users and vhctl's REST API loaded.
+
+The hub is real NMDC on 127.0.0.1: any DC client can connect. The scripts are rendered with a
+demo configuration into a private temporary folder and loaded the way an operator would
+(!pyload, then !api start PORT). The first lines printed are always:
+
+  hub: dchub://127.0.0.1:PORT
+
+  api: http://127.0.0.1:PORT
+
+  op: NICK PASSWORD        (a registered master account, class 10, for your DC client)
+
+It runs until Ctrl-C, SIGTERM or --for SECONDS, then stops everything and removes its folder.
+
+Examples:
+
+  vhctl demo                              # ports chosen for you
+
+  vhctl demo --hub-port 4111 --api-port 8000
+
+  vhctl demo --for 60 --mode sub          # one minute, sub-interpreter plugin build
+
+  microdc2   # then: set nick HubOwner / set password PASSWORD / connect 127.0.0.1:4111
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo", help=HELP)
+    def demo_command(
+        hub_port: int = typer.Option(0, "--hub-port", metavar="PORT",
+                                     help="NMDC port of the hub (0 = any free port)"),
+        api_port: int = typer.Option(0, "--api-port", metavar="PORT",
+                                     help="port of the REST API (0 = any free port)"),
+        seconds: Optional[float] = typer.Option(None, "--for", metavar="SECONDS",
+                                                help="stop by itself after this many seconds"),
+        mode: str = typer.Option("single", "--mode", metavar="single|sub",
+                                 help="the plugin build mode to simulate"),
+    ) -> None:
+        demo(hub_port, api_port, seconds, mode)
+
+
+def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str) -> None:
+    """Run the demo in the foreground; SIGTERM and Ctrl-C stop it cleanly."""
+    if mode not in ("single", "sub"):
+        raise VhctlError(f"--mode must be single or sub, not {mode!r}")
+    for name, port in (("--hub-port", hub_port), ("--api-port", api_port)):
+        if not 0 <= port <= 65535:
+            raise VhctlError(f"{name} must be a port number from 0 to 65535")
+    if seconds is not None and seconds < 0:
+        raise VhctlError("--for must not be negative")
+    from vhctl.sim import demo as sim_demo
+
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        left = sim_demo.run(hub_port, api_port, seconds, mode,
+                            lambda line: typer.echo(line), stop)
+    except KeyboardInterrupt:
+        stop.set()
+        left = []
+    except OSError as exc:
+        raise VhctlError(f"cannot start the demo hub: {exc.strerror or exc}") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if left:
+        typer.echo(f"vhctl demo: warning: threads still running: {', '.join(left)}", err=True)

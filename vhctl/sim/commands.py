@@ -1,0 +1,87 @@
+"""Hub commands: the trigger-char parser (ParseForCommands, F40-F43, A1, A3, A4) and the few
+commands of the hub's own console the simulator offers.
+
+Flow for text starting with a trigger char, in main chat or in a PM to the hub-security bot:
+every script's OnHubCommand; if all allow, the plugin's OnOperatorCommand stage (class >= 3: the
+``!py*`` console, then the scripts) or the scripts' OnUserCommand; if all allow, the hub's own
+commands; else ``Unknown hub command: ...`` in main-chat form to that user only. The text is never
+broadcast as chat.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from vhctl.sim import nmdc
+from vhctl.sim.hub import OP_CLASS
+
+if TYPE_CHECKING:
+    from vhctl.sim.hub import Conn, Hub, User
+
+HELP = ("Hub commands:\r\n\r\n"
+        " help - this list\r\n"
+        " myinfo - what the hub knows about you\r\n"
+        " topic <text> - set the hub topic (operators)\r\n"
+        " kick <nick> <reason> - kick a user (operators)\r\n")
+
+
+class Commands:
+    """The command parser of one hub."""
+
+    def __init__(self, hub: "Hub") -> None:
+        self.hub = hub
+        self.own: dict[str, tuple[int, Callable[["Conn", "User", str], None]]] = {
+            "help": (0, self.cmd_help), "myinfo": (0, self.cmd_myinfo),
+            "topic": (OP_CLASS, self.cmd_topic), "kick": (OP_CLASS, self.cmd_kick),
+        }
+
+    def parse(self, conn: "Conn", text: str, in_pm: int) -> bool:
+        """True when ``text`` was a command (handled, blocked or unknown): it is then not chat."""
+        hub = self.hub
+        user = conn.user
+        if user is None or not text:
+            return False
+        prefix = text[0]
+        as_op = user.cls >= OP_CLASS and prefix in hub.config["cmd_start_op"]
+        if not as_op and prefix not in hub.config["cmd_start_user"]:
+            return False
+        if not hub.hook("OnHubCommand", user.nick, text[1:], user.cls, in_pm, prefix):
+            return True
+        if as_op:
+            if not hub.plugin.operator_command(user.nick, text):
+                return True
+        elif not hub.hook("OnUserCommand", user.nick, text):
+            return True
+        if conn.closed or self.run_own(conn, user, text[1:]):
+            return True
+        hub.hub_says(conn, f"Unknown hub command: {text}")
+        return True
+
+    def run_own(self, conn: "Conn", user: "User", command: str) -> bool:
+        name, _, args = command.partition(" ")
+        entry = self.own.get(name)
+        if entry is None or user.cls < entry[0]:
+            return False
+        entry[1](conn, user, args.strip())
+        return True
+
+    # --- the commands --------------------------------------------------------------------------
+
+    def cmd_help(self, conn: "Conn", _user: "User", _args: str) -> None:
+        self.hub.hub_says(conn, HELP)
+
+    def cmd_myinfo(self, conn: "Conn", user: "User", _args: str) -> None:
+        self.hub.hub_says(conn, f"Your information:\r\n\r\n [*] Nick: {user.nick}\r\n"
+                                f" [*] Class: {user.cls}\r\n [*] IP: {user.ip}\r\n"
+                                f" [*] Share: {nmdc.format_bytes(user.share)}\r\n")
+
+    def cmd_topic(self, conn: "Conn", _user: "User", args: str) -> None:
+        topic = self.hub.topic(args)
+        self.hub.hub_says(conn, f"Topic is set to: {topic}" if topic else "Topic is empty.")
+
+    def cmd_kick(self, conn: "Conn", user: "User", args: str) -> None:
+        nick, _, reason = args.partition(" ")
+        if self.hub.kick_user(user.nick, nick, reason or "no reason"):
+            self.hub.hub_says(conn, f"User kicked: {nick}")
+        else:
+            self.hub.hub_says(conn, f"User not found: {nick}")

@@ -1,0 +1,251 @@
+"""The demo hub behind `vhctl demo`: the simulated Verlihub with ~30 lively users, our hub scripts
+rendered with a demo configuration and loaded the way an operator would (``!pyload``, then
+``!api start <port>``), and a registered master account a real DC client can log in with.
+
+Everything lives in a private temporary folder that is removed at the end; nothing outside it is read
+or written (the demo's config file is its own, not the user's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import secrets
+import shutil
+import socket
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, TextIO
+
+from vhctl.sim.hub import Hub, LoginError
+from vhctl.sim.users import SimUser
+
+OP_NICK = "HubOwner"
+API_WAIT_SECONDS = 20.0
+
+_GB = 1024 ** 3
+#: (nick, class, country, client tag, connection, share in GiB)
+_PEOPLE = [
+    ("Zoltan_HU", 0, "HU", "<++ V:0.868,M:A,H:1/0/0,S:3>", "100", 412),
+    ("marta.k", 0, "PL", "<EiskaltDC++ V:2.4.2,M:P,H:1/0/0,S:5>", "20", 87),
+    ("NightOwl", 1, "DE", "<AirDC++ V:4.21,M:A,H:2/1/0,S:10>", "LAN(T3)", 6144),
+    ("jukka", 0, "FI", "<ncdc V:1.23.1,M:A,H:1/0/0,S:10>", "100", 1380),
+    ("Ricardo_BR", 0, "BR", "<++ V:0.868,M:P,H:1/0/0,S:3>", "Cable", 55),
+    ("sunny_day", 0, "ES", "<ApexDC++ V:1.6.5,M:A,H:1/0/0,S:4>", "50", 233),
+    ("Pixelmancer", 2, "NL", "<AirDC++ V:4.21,M:A,H:1/0/1,S:20>", "1000", 10240),
+    ("old_timer", 1, "GB", "<DCPlusPlus V:0.868,M:A,H:3/0/0,S:6>", "10", 3072),
+    ("kasia", 0, "PL", "<++ V:0.868,M:A,H:1/0/0,S:3>", "100", 19),
+    ("dmitri.v", 0, "RU", "<FlylinkDC++ V:r600,M:A,H:1/0/0,S:15>", "100", 2048),
+    ("LinuxLover", 1, "SE", "<microdc2 V:0.15.6,M:P,H:1/0/0,S:3>", "56Kbps", 150),
+    ("moss", 0, "IE", "<ncdc V:1.23.1,M:P,H:1/0/0,S:5>", "20", 0),
+    ("FrankTheTank", 0, "US", "<++ V:0.868,M:A,H:2/0/0,S:3>", "100", 640),
+    ("elodie", 0, "FR", "<EiskaltDC++ V:2.4.2,M:A,H:1/0/0,S:5>", "50", 310),
+    ("tomas_cz", 0, "CZ", "<++ V:0.868,M:A,H:1/0/0,S:3>", "100", 128),
+    ("Archivist", 3, "AT", "<AirDC++ V:4.21,M:A,H:0/0/3,S:30>", "1000", 12288),
+    ("Moderatrix", 4, "CH", "<++ V:0.868,M:A,H:0/1/2,S:10>", "100", 4096),
+    ("SysAdmin", 5, "DE", "<ncdc V:1.23.1,M:A,H:0/0/4,S:10>", "1000", 2560),
+    ("lurker42", 0, "CA", "<++ V:0.868,M:P,H:1/0/0,S:2>", "10", 4),
+    ("bjorn", 0, "NO", "<++ V:0.868,M:A,H:1/0/0,S:3>", "100", 720),
+    ("Giulia", 1, "IT", "<ApexDC++ V:1.6.5,M:A,H:1/1/0,S:4>", "50", 1100),
+    ("vinyl_junkie", 0, "PT", "<++ V:0.868,M:A,H:1/0/0,S:3>", "20", 880),
+    ("kenji", 0, "JP", "<AirDC++ V:4.21,M:A,H:1/0/0,S:8>", "100", 2900),
+    ("aussie_mike", 0, "AU", "<++ V:0.868,M:P,H:1/0/0,S:3>", "Cable", 47),
+    ("hanna_se", 0, "SE", "<EiskaltDC++ V:2.4.2,M:A,H:1/0/0,S:5>", "100", 365),
+    ("RetroGamer", 2, "BE", "<AirDC++ V:4.21,M:A,H:1/0/1,S:12>", "1000", 7168),
+    ("ana.ro", 0, "RO", "<++ V:0.868,M:A,H:1/0/0,S:3>", "50", 96),
+    ("Petrov", 0, "BG", "<FlylinkDC++ V:r600,M:P,H:1/0/0,S:15>", "20", 512),
+    ("quietstorm", 1, "DK", "<ncdc V:1.23.1,M:A,H:1/0/0,S:10>", "100", 1536),
+    ("newbie_2024", 0, "UA", "<++ V:0.868,M:P,H:1/0/0,S:3>", "10", 1),
+]
+
+_LINES = [
+    "hi all", "anyone got the new debian iso?", "thanks for the slots!", "brb, coffee",
+    "is the hub slow today or is it me?", "good evening from here", "lol", "nice share btw",
+    "who has the 1080p version?", "my client keeps timing out on search", "back",
+    "g'night everyone", "is TTH search working for you?", "+1", "welcome!",
+    "rules say min share 10 GB, right?", "just finished hashing 2 TB, finally",
+    "anyone running ncdc here?", "the topic is outdated :)", "cheers",
+]
+
+
+@dataclass
+class DemoInfo:
+    """What `vhctl demo` prints first."""
+
+    hub_port: int
+    api_port: int
+    op_nick: str
+    op_password: str
+
+    def lines(self) -> list[str]:
+        return [f"hub: dchub://127.0.0.1:{self.hub_port}", f"api: http://127.0.0.1:{self.api_port}",
+                f"op: {self.op_nick} {self.op_password}"]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for `!api start`, which needs a number)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Demo:
+    """One demo hub: ``start()``, then ``stop()`` (idempotent)."""
+
+    def __init__(self, hub_port: int = 0, api_port: int = 0, mode: str = "single",
+                 err: TextIO = sys.stderr, seed: Optional[int] = None) -> None:
+        self.hub_port = hub_port
+        self.api_port = api_port or free_port()
+        self.mode = mode
+        self.err = err
+        self.rng = random.Random(seed)
+        self.basedir = Path(tempfile.mkdtemp(prefix="vhctl-demo-"))
+        self.password = secrets.token_urlsafe(9)
+        self.hub: Optional[Hub] = None
+        self.users: dict[str, SimUser] = {}
+        self._running = False
+
+    # --- start ---------------------------------------------------------------------------------
+
+    def start(self) -> DemoInfo:
+        hub = Hub(self.basedir / "hub", mode=self.mode, listen_port=self.hub_port, config={
+                      "hub_name": "vhctl demo hub", "hub_desc": "A simulated Verlihub 1.7 for vhctl",
+                      "hub_topic": "Welcome! This hub is a simulation run by `vhctl demo`."})
+        self.hub = hub
+        hub.start()
+        self._running = True
+        hub.call(hub.register, OP_NICK, 10, self.password)
+        for nick, cls, cc, tag, speed, gib in _PEOPLE:
+            self._join(nick, cls, cc, tag, speed, gib)
+        script = self._render_api_script()
+        if script is not None:
+            self._load(script)
+        hub.call(self._schedule_chatter)
+        return DemoInfo(hub.port or 0, self.api_port, OP_NICK, self.password)
+
+    def _join(self, nick: str, cls: int, cc: str, tag: str, speed: str, gib: int) -> None:
+        assert self.hub is not None
+        ip = f"203.0.113.{len(self.users) + 10}"
+        share = gib * _GB + self.rng.randint(0, _GB - 1) if gib else 0
+        email = f"{nick.lower().replace('.', '_')}@example.org" if self.rng.random() < 0.3 else ""
+        try:
+            self.users[nick] = self.hub.login(
+                nick, user_class=cls, share=share, desc=self.rng.choice(["", "", "hi", "24/7"]),
+                tag=tag, speed=speed + "\x01", email=email, ip=ip, cc=cc, record=False)
+        except LoginError as exc:
+            self._note(f"demo user {nick} could not log in: {exc}")
+
+    def _render_api_script(self) -> Optional[Path]:
+        """hub_api.py rendered for this demo (the API on 127.0.0.1), or None if it cannot be."""
+        try:
+            from vhctl import configfile
+            from vhctl.render import render
+        except ImportError as exc:  # pragma: no cover - part of vhctl itself
+            self._note(f"cannot render the hub scripts: {exc}")
+            return None
+        config_file = self.basedir / "vhctl.toml"
+        folder = self.basedir / "rendered"
+        folder.mkdir()
+        site_packages = sysconfig.get_paths()["purelib"]
+        python = "%d.%d" % sys.version_info[:2]
+        try:
+            configfile.update(config_file, {
+                "hub.scripts_dir": str(folder), "hub.venv": sys.prefix,
+                "hub.site_packages": site_packages, "hub.python": python,
+                "hub.plugin_mode": self.mode, "hub.state_dir": str(self.basedir / "state"),
+                "api.host": "127.0.0.1", "api.port": self.api_port})
+            text = render("hub_api.py", {"venv": sys.prefix, "site_packages": site_packages,
+                                         "python": python, "config_file": str(config_file),
+                                         "component": "api"})
+        except Exception as exc:  # noqa: BLE001 - a demo without the API still demonstrates the hub
+            self._note(f"cannot render hub_api.py: {exc}")
+            return None
+        script = folder / "hub_api.py"
+        script.write_text(text, encoding="utf-8")
+        return script
+
+    def _load(self, script: Path) -> None:
+        """What an operator types: !pyload, then !api start <port>; wait until the API listens."""
+        assert self.hub is not None
+        reply = self.hub.pyload(script)
+        self._note(f"!pyload {script}: {reply}")
+        if "is now loaded" not in reply:
+            return
+        reply = self.hub.command(f"!api start {self.api_port}")
+        self._note(f"!api start {self.api_port}: {reply}")
+        deadline = time.monotonic() + API_WAIT_SECONDS
+        while time.monotonic() < deadline and not port_open(self.api_port):
+            time.sleep(0.1)
+        if not port_open(self.api_port):
+            self._note(f"the API is not listening on port {self.api_port}")
+
+    # --- life on the hub -----------------------------------------------------------------------
+
+    def _schedule_chatter(self) -> None:
+        """Hub thread: a chat line every few seconds; now and then someone leaves or comes back."""
+        assert self.hub is not None
+        self.hub.call_later(self.rng.uniform(2.0, 6.0), self._chatter)
+
+    def _chatter(self) -> None:
+        if not self._running:
+            return
+        online = [u for u in self.users.values() if u.connected]
+        roll = self.rng.random()
+        if online and roll < 0.85:
+            self.rng.choice(online).say(self.rng.choice(_LINES))
+        elif online and roll < 0.92:
+            self.rng.choice(online).logout()
+        else:
+            gone = [p for p in _PEOPLE if not self.users.get(p[0]) or not self.users[p[0]].connected]
+            if gone:
+                self._join(*self.rng.choice(gone))
+        self._schedule_chatter()
+
+    # --- stop ----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Shut the hub down the orderly way (OnUnLoad lets the scripts stop their threads and free
+        their ports, F17), then remove the temporary folder."""
+        hub, self.hub = self.hub, None
+        self._running = False
+        if hub is not None:
+            hub.shutdown(0)
+        shutil.rmtree(self.basedir, ignore_errors=True)
+
+    def leftovers(self) -> list[str]:
+        """Threads still alive besides the caller's (what a clean stop must not leave behind)."""
+        me = threading.current_thread()
+        return [t.name for t in threading.enumerate() if t is not me and t.is_alive()]
+
+    def _note(self, line: str) -> None:
+        print(f"vhctl demo: {line}", file=self.err, flush=True)
+
+
+def run(hub_port: int, api_port: int, seconds: Optional[float], mode: str,
+        out: Callable[[str], None], stop: threading.Event, err: TextIO = sys.stderr) -> list[str]:
+    """Start the demo, print its first lines with ``out``, run until ``stop`` is set or ``seconds``
+    pass, stop cleanly. Returns the names of threads left alive (empty when clean)."""
+    demo = Demo(hub_port, api_port, mode, err)
+    try:
+        with contextlib.redirect_stdout(err):   # what scripts print while loading must not come first
+            info = demo.start()
+        for line in info.lines():
+            out(line)
+        stop.wait(seconds)
+    finally:
+        demo.stop()
+    deadline = time.monotonic() + 3
+    while demo.leftovers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return demo.leftovers()
