@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -26,35 +26,18 @@ def scripts(tmp_path: Path) -> Scripts:
     return Scripts(tmp_path)
 
 
-@pytest.fixture(params=["single", "sub"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 @pytest.fixture
-def make_hub(tmp_path: Path, mode: str) -> Iterator[Callable[..., Hub]]:
-    """``make_hub(**kwargs)`` -> a started hub whose timer is off (tests tick by hand).
-
-    Teardown shuts the hub down cleanly and fails the test on any plugin violation or simulator error."""
-    hubs: list[Hub] = []
+def make_hub(hub_factory: Callable[..., Hub], mode: str) -> Callable[..., Hub]:
+    """``make_hub(**kwargs)`` -> a started hub in this test's build mode, timer off (tests tick by
+    hand), chat delay and repeat rules off (they are the hub's own tests)."""
 
     def make(**kwargs: Any) -> Hub:
         kwargs.setdefault("mode", mode)
-        kwargs.setdefault("echo_stderr", False)
         kwargs.setdefault("timer_period", 3600.0)
-        config = {"hub_name": "LabHub", **kwargs.pop("config", {})}
-        hub = Hub(tmp_path / f"hub{len(hubs)}", config=config, **kwargs)
-        hub.dns_delay = 0.0
-        hubs.append(hub)
-        return hub.start()
+        kwargs.setdefault("chat_rules", False)
+        return hub_factory(**kwargs)
 
-    yield make
-    for hub in hubs:
-        if hub.running and hub.crashed is None:
-            hub.call(hub.plugin.hook, "OnUnLoad", 0)  # a clean hub shutdown (F17): our threads end
-        hub.stop()
-        assert not hub.errors, hub.errors[0]
-        hub.plugin.violations.assert_clean()
+    return make
 
 
 @pytest.fixture

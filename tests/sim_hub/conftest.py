@@ -17,23 +17,14 @@ from vhctl.sim.hub import Hub  # noqa: E402
 
 
 @pytest.fixture
-def make_hub(tmp_path: Path) -> Iterator[Callable[..., Hub]]:
-    """``make_hub(**kwargs)`` -> a started Hub with the RecordingPlugin; stopped after the test, which
-    fails if the hub code itself raised anywhere."""
-    hubs: list[Hub] = []
+def make_hub(hub_factory: Callable[..., Hub]) -> Callable[..., Hub]:
+    """``make_hub(**kwargs)`` -> a started Hub with the RecordingPlugin (the hub's own behaviour)."""
 
     def make(**kwargs: Any) -> Hub:
         kwargs.setdefault("plugin_factory", RecordingPlugin)
-        kwargs.setdefault("echo_stderr", False)
-        config = {"hub_name": "LabHub", **kwargs.pop("config", {})}
-        hub = Hub(tmp_path / f"hub{len(hubs)}", config=config, **kwargs)
-        hubs.append(hub)
-        return hub.start()
+        return hub_factory(**kwargs)
 
-    yield make
-    for hub in hubs:
-        hub.stop()
-        assert not hub.errors, hub.errors[0]
+    return make
 
 
 @pytest.fixture

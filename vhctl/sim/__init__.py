@@ -8,14 +8,20 @@ is broken or surprising, the simulator is broken or surprising in the same way. 
 Modules and their one job each:
 
 - ``nmdc``    NMDC wire format: $Lock/$Key, escaping (F64), MyINFO build and split (F28, F63).
-- ``hub``     the hub core ("the C++ side"): users, robots, registered users, config, counters
-              (F67-F68), topic, the send primitives, the event flow (login, chat, PM, MyINFO,
-              commands F40-F43, logout) and where each hook is called (section D, A3).
+- ``hub``     the hub core ("the C++ side"): users, robots, registered users, counters (F67-F68),
+              topic, the send primitives, and the test-facing harness (``login``, ``pyload``...).
+- ``proto``   what each client message does and where each hook fires (section D, A3).
+- ``commands``trigger chars, the command flow (F40-F43, A1) and the hub's own commands.
+- ``hubconf`` hub config variables with Verlihub's type codes (OnSetConfig, A3), persisted.
+- ``geo``     country lookups (127.x and private ranges are "L1", Local Network, A5).
 - ``loop``    the single main thread: selectors over the loopback listener and client sockets, the
               timer (F36, A8) and a thread-safe ``call``/``call_soon`` hand-off used by tests/demo.
 - ``users``   simulated users (no socket) driven from code; they record the exact bytes received.
-- ``plugin``  the Python plugin: script slots and ids, ``!py*`` console (F5-F12, A2), both build
-              modes (F2-F4), hook dispatch and return conversion (F19-F23), thread rule, timings.
+- ``plugin``  the Python plugin: script slots and ids, hook dispatch and return conversion
+              (F19-F23), thread rule, timings.
+- ``console`` the ``!py*`` console commands with their exact replies (F5-F12, A2).
+- ``interp``  the two build modes (F2-F4): single mode's shared ``__main__``, sub mode's per-script
+              module isolation and PyO3's refusal to load twice (A10).
 - ``vh_api``  the ``vh`` module each script imports (F14, F44-F58), bugs included.
 - ``guard``   violations (thread rule F58, fatal crashes A13) and per-hook hub-thread timings.
 - ``demo``    the demo hub behind `vhctl demo`.

@@ -1,0 +1,45 @@
+"""Fixtures shared by every hub-side test folder: simulated hubs in both plugin build modes.
+
+Each folder's ``make_hub`` is ``hub_factory`` with that folder's defaults. Teardown shuts the hub
+down as a real hub does on a clean stop (F17: the scripts' OnUnLoad, so our threads end), then fails
+the test on any simulator error and on any plugin violation (thread rule F58, fatal crashes A13),
+unless the test provoked violations on purpose and said so with ``hub.expected_violations = True``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from vhctl.sim.hub import Hub
+
+
+@pytest.fixture(params=["single", "sub"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """The plugin build mode (F2): every hub-side test runs in both."""
+    return request.param
+
+
+@pytest.fixture
+def hub_factory(tmp_path: Path) -> Iterator[Callable[..., Hub]]:
+    """``hub_factory(**kwargs)`` -> a started ``Hub`` (hub name LabHub, stderr captured, no DNS wait)."""
+    hubs: list[Hub] = []
+
+    def make(**kwargs: Any) -> Hub:
+        kwargs.setdefault("echo_stderr", False)
+        config = {"hub_name": "LabHub", **kwargs.pop("config", {})}
+        hub = Hub(tmp_path / f"hub{len(hubs)}", config=config, **kwargs)
+        hub.dns_delay = 0.0
+        hub.expected_violations = False
+        hubs.append(hub)
+        return hub.start()
+
+    yield make
+    for hub in hubs:
+        hub.shutdown(0)
+        assert not hub.errors, hub.errors[0]
+        violations = getattr(hub.plugin, "violations", None)
+        if violations is not None and not hub.expected_violations:
+            violations.assert_clean()
