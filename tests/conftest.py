@@ -43,3 +43,23 @@ def hub_factory(tmp_path: Path) -> Iterator[Callable[..., Hub]]:
         violations = getattr(hub.plugin, "violations", None)
         if violations is not None and not hub.expected_violations:
             violations.assert_clean()
+
+
+@pytest.fixture
+def make_hub(hub_factory: Callable[..., Hub], mode: str) -> Callable[..., Hub]:
+    """``make_hub(**kwargs)`` -> a started hub in this test's build mode, timer off (tests tick by
+    hand), chat delay and repeat rules off (those are the hub's own tests)."""
+
+    def make(**kwargs: Any) -> Hub:
+        kwargs.setdefault("mode", mode)
+        kwargs.setdefault("timer_period", 3600.0)
+        kwargs.setdefault("chat_rules", False)
+        return hub_factory(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def hub(make_hub: Callable[..., Hub]) -> Hub:
+    """A started hub in this test's build mode."""
+    return make_hub()

@@ -28,11 +28,6 @@ def make_hub(hub_factory: Callable[..., Hub]) -> Callable[..., Hub]:
 
 
 @pytest.fixture
-def hub(make_hub: Callable[..., Hub]) -> Hub:
-    return make_hub()
-
-
-@pytest.fixture
 def raw_client() -> Iterator[Callable[[int], RawClient]]:
     clients: list[RawClient] = []
 
