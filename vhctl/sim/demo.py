@@ -176,19 +176,39 @@ class Demo:
         return script
 
     def _load(self, script: Path) -> None:
-        """What an operator types: !pyload, then !api start <port>; wait until the API listens."""
+        """What an operator types: !pyload, then !api start <port>, again while the answer says the
+        script is still starting; wait until the API listens. Between two tries a timer tick must
+        pass: in single mode the runtime reads two identical hook calls with no other call between
+        them as one event that two script slots see (bundle/dedup.py), so it would drop the second."""
         assert self.hub is not None
         reply = self.hub.pyload(script)
         self._note(f"!pyload {script}: {reply}")
         if "is now loaded" not in reply:
             return
-        reply = self.hub.command(f"!api start {self.api_port}")
-        self._note(f"!api start {self.api_port}: {reply}")
         deadline = time.monotonic() + API_WAIT_SECONDS
+        reply = self._answer(f"!api start {self.api_port}", deadline)
+        while "try again" in reply and time.monotonic() < deadline:
+            time.sleep(self.hub.timer_period + 0.5)
+            reply = self._answer(f"!api start {self.api_port}", deadline)
+        self._note(f"!api start {self.api_port}: {reply or '(no answer)'}")
         while time.monotonic() < deadline and not port_open(self.api_port):
             time.sleep(0.1)
         if not port_open(self.api_port):
             self._note(f"the API is not listening on port {self.api_port}")
+
+    def _answer(self, command: str, deadline: float) -> str:
+        """The hub-security lines answering ``command`` typed by the built-in master. A script may
+        answer later from a worker thread (through the runtime's work queue, as `!api start`
+        does), so wait for the first answer, until ``deadline``."""
+        assert self.hub is not None
+        master = self.hub.master()
+        seen = len(master.messages())
+        reply = self.hub.command(command)
+        bot = f"<{self.hub.security_nick}> "
+        while not reply and time.monotonic() < deadline:
+            time.sleep(0.1)
+            reply = "\n".join(m[len(bot):] for m in master.messages()[seen:] if m.startswith(bot))
+        return reply
 
     # --- life on the hub -----------------------------------------------------------------------
 

@@ -1,0 +1,332 @@
+"""The issue's "Done when" for `vhctl demo`, end to end: the demo runs as a real subprocess, Debian's
+microdc2 logs in with the printed operator account, sees the users and their shares, chats, runs
+`!pylist` (A2, checked to the byte on the wire) and `!api status`, the REST API answers on the printed
+URL with the same numbers, and the demo stops leaving no process, folder or listening port behind.
+
+microdc2 is driven with the same helper as the simulator hub's own real-client test (A1). Between it
+and the hub sits a small TCP relay that records what the hub sends, so the exact bytes can be checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, TypeVar
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "sim_hub"))
+
+from test_hub_real_client import PYLIST_EMPTY, Microdc2  # noqa: E402
+from test_hub_real_client import microdc2  # noqa: E402,F401 - the fixture that starts Microdc2
+
+from vhctl.sim.demo import port_open  # noqa: E402
+
+T = TypeVar("T")
+MIB = 1024 ** 2
+BOTS = ("Verlihub", "OpChat")
+#: `who` lists one user a line: nick, share in MiB, "op" for operators, description and tag.
+WHO_LINE = re.compile(r"^(\S+) +(\d+)M( op)? ", re.M)
+
+
+@dataclass
+class DemoRun:
+    """A `vhctl demo` subprocess and what it printed first."""
+
+    proc: subprocess.Popen
+    hub_port: int
+    api_port: int
+    nick: str
+    password: str
+    stderr: Path
+
+    def log(self) -> str:
+        return self.stderr.read_text()
+
+    def loaded_script(self) -> Path:
+        """The hub_api.py the demo loaded, from its log line ``!pyload PATH: <reply>``."""
+        found = re.search(r"^vhctl demo: !pyload (\S+): Script #0 is now loaded: \1$", self.log(), re.M)
+        assert found, self.log()
+        return Path(found[1])
+
+    def get(self, path: str) -> tuple[int, Any]:
+        """A real HTTP GET on the printed API URL: (status, decoded JSON)."""
+        url = f"http://127.0.0.1:{self.api_port}{path}"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, json.load(resp)
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"vhctl demo did not exit in {timeout} s; its log:\n{self.log()}")
+
+
+@pytest.fixture
+def start_demo(tmp_path: Path) -> Iterator[Callable[..., DemoRun]]:
+    """``start_demo(*args)`` runs ``vhctl demo --hub-port 0 --api-port 0 *args`` and reads the three
+    lines it always prints first; a demo still running at teardown is killed."""
+    runs: list[DemoRun] = []
+
+    def start(*args: str) -> DemoRun:
+        err = tmp_path / f"demo{len(runs)}.stderr"
+        with err.open("w") as err_file:
+            proc = subprocess.Popen([sys.executable, "-m", "vhctl", "demo", "--hub-port", "0",
+                                     "--api-port", "0", *args], stdout=subprocess.PIPE,
+                                    stderr=err_file, text=True, cwd=tmp_path)
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().rstrip("\n") for _ in range(3)]
+        hub = re.fullmatch(r"hub: dchub://127\.0\.0\.1:(\d+)", lines[0])
+        api = re.fullmatch(r"api: http://127\.0\.0\.1:(\d+)", lines[1])
+        op = re.fullmatch(r"op: (\S+) (\S+)", lines[2])
+        assert hub and api and op, (lines, err.read_text())
+        run = DemoRun(proc, int(hub[1]), int(api[1]), op[1], op[2], err)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait()
+        assert run.proc.stdout is not None
+        run.proc.stdout.close()
+
+
+class WireTap:
+    """A TCP relay on 127.0.0.1 for ONE client: whatever the hub sends is kept in ``received``.
+    Either side closing closes the other, so the client sees the hub go away."""
+
+    def __init__(self, port: int) -> None:
+        self._hub_port = port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._chunks: list[bytes] = []
+        self._socks: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    @property
+    def received(self) -> bytes:
+        return b"".join(list(self._chunks))
+
+    def _accept(self) -> None:
+        try:
+            client, _ = self._listener.accept()
+            hub = socket.create_connection(("127.0.0.1", self._hub_port), timeout=5)
+        except OSError:         # closed before a client came, or the hub is gone
+            return
+        hub.settimeout(None)
+        self._socks += [client, hub]
+        for src, dst, keep in ((client, hub, None), (hub, client, self._chunks)):
+            thread = threading.Thread(target=self._pump, args=(src, dst, keep), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket, keep: Optional[list[bytes]]) -> None:
+        try:
+            while data := src.recv(65536):
+                if keep is not None:
+                    keep.append(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def wait_for(self, pattern: bytes, since: int = 0, timeout: float = 10.0) -> re.Match[bytes]:
+        """The first match of ``pattern`` in the hub's bytes after offset ``since``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.compile(pattern).search(self.received, since)
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert found, f"the hub never sent {pattern!r}; it sent:\n{self.received[since:]!r}"
+        return found
+
+    def close(self) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)   # wakes a thread still waiting in accept()
+        except OSError:
+            pass
+        self._listener.close()
+        for sock in self._socks:
+            sock.close()
+        for thread in self._threads:
+            thread.join(2)
+
+
+@pytest.fixture
+def wiretap() -> Iterator[Callable[[int], WireTap]]:
+    taps: list[WireTap] = []
+
+    def start(port: int) -> WireTap:
+        taps.append(WireTap(port))
+        return taps[-1]
+
+    yield start
+    for tap in taps:
+        tap.close()
+
+
+def screen_after(client: Microdc2, since: int, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+    """The first match of ``pattern`` on microdc2's screen after offset ``since``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.compile(pattern, re.M).search(client.output, since)
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert found, f"microdc2 never showed {pattern!r}; it showed:\n{client.output[since:]}"
+    return found
+
+
+def eventually(probe: Callable[[], T], accept: Callable[[T], Any] = bool, timeout: float = 15.0) -> T:
+    """Call ``probe`` until ``accept`` likes its result (the API's snapshot follows the hub a timer
+    tick behind; the synthetic users come and go); fail with the last result after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if accept(result):
+            return result
+        assert time.monotonic() < deadline, f"still {result!r} after {timeout} s"
+        time.sleep(0.2)
+
+
+def who(client: Microdc2) -> dict[str, tuple[int, bool]]:
+    """Type `who`; returns {nick: (share in MiB, operator?)} from the listing microdc2 prints."""
+    since = len(client.output)
+    client.type("who")
+    listing = screen_after(client, since, r"who\n((?:\S+ +\d+M.*\n)+)microdc2> ")[1]
+    return {m[1]: (int(m[2]), bool(m[3])) for m in WHO_LINE.finditer(listing)}
+
+
+def assert_port_free(port: int) -> None:
+    """Nothing listens on ``port`` any more: a new server can bind it and listen. SO_REUSEADDR as
+    every server sets it, so connections the hub closed (TIME_WAIT) do not count as "in use"."""
+    assert not port_open(port), f"port {port} still accepts connections"
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+
+
+def assert_gone(run: DemoRun) -> None:
+    """The process, its listening ports, its folder and its threads are all gone."""
+    with pytest.raises(ProcessLookupError):
+        os.kill(run.proc.pid, 0)
+    assert_port_free(run.hub_port)
+    assert_port_free(run.api_port)
+    script = run.loaded_script()
+    demo_dir = next(p for p in script.parents if p.name.startswith("vhctl-demo-"))
+    assert not demo_dir.exists(), f"the demo left its folder {demo_dir} behind"
+    assert "threads still running" not in run.log()
+
+
+@pytest.mark.dcclient
+@pytest.mark.timeout(120)
+def test_A1_A2_microdc2_uses_the_demo_as_its_printed_operator(
+        tmp_path: Path, start_demo: Callable[..., DemoRun], wiretap: Callable[[int], WireTap],
+        microdc2: Callable[..., Microdc2]) -> None:
+    demo = start_demo("--for", "40")
+    script = demo.loaded_script()
+    assert script.name == "hub_api.py" and script.is_file()
+    assert re.search(rf"^vhctl demo: !api start {demo.api_port}: API (already )?running on "
+                     rf"http://127\.0\.0\.1:{demo.api_port}\b", demo.log(), re.M), demo.log()
+
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "file.bin").write_bytes(b"x" * 4096)
+    tap = wiretap(demo.hub_port)
+    client = microdc2(tap.port, demo.nick, demo.password, share)
+    client.wait_for("Nick accepted. You are now logged in.", timeout=15)   # the password worked
+    client.wait_for("Public: <Verlihub> Status: Normal")
+    tap.wait_for(rb"\$LogedIn " + demo.nick.encode() + rb"\|")              # an operator (A1)
+
+    # The users and their shares: microdc2's `who` against the API's user list (once the API's
+    # first snapshot of the hub is complete: it fills in over the first timer ticks).
+    eventually(lambda: demo.get("/api/stats")[1]["complete"])
+    status, page = demo.get("/api/users")
+    assert status == 200
+    api_shares = {u["nick"]: u["share"] for u in page["users"]}
+    listed = who(client)
+    both = set(listed) & set(api_shares)
+    assert len(both) >= 25, (listed, api_shares)
+    assert all(listed[nick][0] == api_shares[nick] // MIB for nick in both)
+    assert max(mib for mib, _op in listed.values()) >= MIB          # someone shares terabytes
+    assert all(listed[nick][1] for nick in (*BOTS, demo.nick))      # bots and we are operators
+    me = demo.get(f"/api/user/{demo.nick}")[1]          # what microdc2 told the hub about us
+    assert (me["class"], me["is_op"], me["description"]) == (10, True, "lab")
+    assert me["tag"].startswith("<microdc2 V:")
+
+    # users_online is the hub's counter: the users in `who` (bots aside), when nobody came or went.
+    def online_matches_who() -> tuple[int, int, int]:
+        before = demo.get("/api/stats")[1]["users_online"]
+        counted = len(set(who(client)) - set(BOTS))
+        return before, counted, demo.get("/api/stats")[1]["users_online"]
+    counts = eventually(online_matches_who, lambda c: len(set(c)) == 1)
+    assert counts[0] > 25
+    status, health = demo.get("/health")
+    assert status == 200 and health["status"] == "healthy"
+
+    # Chat both ways: our line comes back in main chat; the synthetic users talk.
+    client.type("say hello from microdc2")
+    client.wait_for(f"Public: <{demo.nick}> hello from microdc2")
+    people = "|".join(re.escape(nick) for nick in set(api_shares) - {demo.nick})
+    chat = screen_after(client, 0, rf"Public: <({people})> ([^\r\n]+)", timeout=20)
+
+    # !pylist: the A2 reply to the byte, with the demo's hub_api.py as script #0. A command is not
+    # relayed to main chat (A1), not even back to us.
+    since = len(tap.received)
+    client.type("say !pylist")
+    expected = PYLIST_EMPTY[:-1] + b"\t0\t" + str(script).encode() + b"\r\n|"
+    tap.wait_for(rb"(?<=\|)" + re.escape(expected), since)
+    client.wait_for(f"\\t0\\t{script}")
+    assert b"> !pylist|" not in tap.received
+
+    # !api status: running on the printed port, and it counted our HTTP requests.
+    since = len(tap.received)
+    client.type("say !api status")
+    reply = tap.wait_for(rb"<Verlihub> API running on http://127\.0\.0\.1:" + str(demo.api_port).encode()
+                         + rb" since \S+, (\d+) requests served; token: [^|]*\|", since)
+    assert int(reply[1]) >= 5
+    shown = screen_after(client, 0, r"Public: <Verlihub> API running on (\S+) ")
+    assert shown[1] == f"http://127.0.0.1:{demo.api_port}"
+
+    # Stop (SIGTERM, as a service manager would) with the client still connected: it sees the hub go.
+    demo.proc.send_signal(signal.SIGTERM)
+    assert demo.wait_exit(20) == 0, demo.log()
+    client.wait_for("Disconnected from hub.")
+    assert_gone(demo)
+    print(f"microdc2 saw {len(listed)} users; chat: {chat[0]!r}; !api status: {reply[0]!r}")
+
+
+@pytest.mark.timeout(120)
+def test_demo_for_5_exits_by_itself_and_frees_everything(
+        start_demo: Callable[..., DemoRun]) -> None:
+    demo = start_demo("--for", "5")
+    status, health = demo.get("/health")
+    assert status == 200 and health["status"] == "healthy"
+    with socket.create_connection(("127.0.0.1", demo.hub_port), timeout=5) as client:
+        assert client.recv(64).startswith(b"$Lock ")     # a live hub greets first (A1)
+        assert demo.wait_exit(30) == 0, demo.log()
+        client.settimeout(5)
+        while client.recv(4096):                  # the hub closed our connection as it stopped
+            pass
+    assert_gone(demo)
