@@ -1,0 +1,313 @@
+"""What the REST API costs the hub, measured in the simulator with 1,000 and 5,000 users.
+
+For each user count, a simulated hub (single mode) loads the rendered hub_api.py (component "api",
+a real uvicorn on 127.0.0.1) and then:
+1. logins: the hub-thread time our hooks take per login (OnParsedMsgMyINFO + OnUserLogin, the cache
+   update included), for the first and the last 10 % of the logins: it must not grow with the count;
+2. ticks: hub-thread time per OnTimer in steady state (all users in the cache, no API load);
+3. reconciliation: the runtime re-reads every user from vh every runtime.reconcile_seconds (default
+   60 s), in slices of the tick budget; one full pass is forced and its ticks timed (the other phases
+   run with reconcile_seconds = 3600 so that they measure the steady state only);
+4. load: a load generator in a separate process (keep-alive HTTP/1.1 connections from threads) hits
+   /api/stats, then /api/users?limit=100, for --seconds each; meanwhile this process keeps the hub
+   busy (a tick and a login + logout every 20 ms) and records (a) the hub-thread time of those hooks
+   and (b) the dispatch delay: how long work handed to the hub thread waits before it starts, which
+   includes waiting for the GIL the API threads share (a real hub waits for it on each hook entry).
+
+Hook times are taken around the plugin's hook dispatch (all scripts; only ours is loaded), the way the
+plugin's own hook statistics are.
+
+Run: .venv/bin/python bench/api_bench.py [--users 1000 5000] [--seconds 8] [--connections 8] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+from vhctl.render import render
+from vhctl.sim.hub import Hub
+from vhctl.sim.users import SimUser
+
+TICK_EVERY = 0.01
+#: runtime.reconcile_seconds for the steady-state phases (the reconciliation is measured on its own).
+STEADY_RECONCILE = 3600
+
+
+def quantiles(samples_ns: List[int]) -> Dict[str, float]:
+    """median and p99 in microseconds."""
+    if not samples_ns:
+        return {"n": 0, "median_us": 0.0, "p99_us": 0.0}
+    ordered = sorted(samples_ns)
+    return {"n": len(ordered), "median_us": round(statistics.median(ordered) / 1e3, 1),
+            "p99_us": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] / 1e3, 1)}
+
+
+# ------------------------------------------------------------------------------ load generator process
+def client(url: str, path: str, seconds: float, connections: int) -> None:
+    """Separate process: ``connections`` threads, each one keep-alive connection, GET ``path`` in a loop."""
+    host, port = url.split("//", 1)[1].split(":")
+    counts = [0] * connections
+    errors = [0] * connections
+    deadline = time.monotonic() + seconds
+
+    def worker(index: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        while time.monotonic() < deadline:
+            try:
+                conn.request("GET", path)
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status == 200:
+                    counts[index] += 1
+                else:
+                    errors[index] += 1
+            except (OSError, http.client.HTTPException):
+                errors[index] += 1
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps({"requests": sum(counts), "errors": sum(errors), "seconds": time.monotonic() - started}))
+
+
+# ------------------------------------------------------------------------------ the hub side
+class HookTimer:
+    """Wraps the plugin's hook dispatch to time each call on the hub thread."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.samples: Dict[str, List[int]] = {}
+        self.login_acc = 0
+        original = hub.plugin.hook
+
+        def timed(name: str, *args: Any) -> bool:
+            began = time.perf_counter_ns()
+            try:
+                return original(name, *args)
+            finally:
+                spent = time.perf_counter_ns() - began
+                self.samples.setdefault(name, []).append(spent)
+                self.login_acc += spent
+
+        hub.plugin.hook = timed
+
+    def take(self, name: str) -> List[int]:
+        return self.samples.pop(name, [])
+
+
+def make_hub(folder: Path) -> Hub:
+    site = sysconfig.get_paths()["purelib"]
+    config = folder / "vhctl.toml"
+    config.write_text(f'[hub]\nstate_dir = "{folder / "state"}"\n[api]\nport = 0\n'
+                      f'[runtime]\nreconcile_seconds = {STEADY_RECONCILE}\n', encoding="utf-8")
+    script = folder / "hub_api.py"
+    script.write_text(render("hub_api.py", {
+        "venv": str(Path(site).parents[2]), "site_packages": site, "python": "%d.%d" % sys.version_info[:2],
+        "config_file": str(config), "component": "api"}), encoding="utf-8")
+    hub = Hub(folder / "hub", mode="single", hub_encoding="UTF-8", timer_period=3600.0, echo_stderr=False,
+              chat_rules=False, config={"hub_name": "BenchHub", "max_users": "100000"})
+    hub.dns_delay = 0.0
+    hub.start()
+    reply = hub.pyload(script)
+    assert "is now loaded" in reply, reply
+    return hub
+
+
+def runtime_of(hub: Hub) -> Any:
+    return hub.plugin.script_module(hub.plugin.scripts()[0][0]).vhctl.runtime()
+
+
+def api_url(hub: Hub) -> str:
+    component = runtime_of(hub).instances()[0].component
+    deadline = time.monotonic() + 20
+    while component.server.url is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the API did not start")
+        hub.tick()
+        time.sleep(0.05)
+    return component.server.url
+
+
+def login_users(hub: Hub, timer: HookTimer, count: int) -> List[int]:
+    """Hub thread: log ``count`` users in; our hooks' time per login."""
+    def run() -> List[int]:
+        costs = []
+        for i in range(count):
+            timer.login_acc = 0
+            SimUser.login(hub, f"user{i:05d}", {"share": 1_000_000 + i, "record": False, "cc": "L1",
+                                                "email": f"u{i}@bench.invalid"})
+            costs.append(timer.login_acc)
+        return costs
+    return hub.call(run, timeout=900)
+
+
+def settle(hub: Hub, url: str, count: int) -> None:
+    """Tick until the API lists every user (the first reconciliation has finished)."""
+    import requests
+
+    deadline = time.monotonic() + 300
+    while True:
+        stats = requests.get(url + "/api/stats", timeout=10).json()
+        if stats["complete"] and stats["listed_users"] >= count:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"cache never completed: {stats}")
+        hub.tick()
+        time.sleep(0.005)
+
+
+def ticks(hub: Hub, timer: HookTimer, n: int, pause: float = 0.002) -> List[int]:
+    timer.take("OnTimer")
+    for _ in range(n):
+        hub.tick()
+        time.sleep(pause)
+    return timer.take("OnTimer")
+
+
+def reconciliation(hub: Hub, timer: HookTimer) -> Dict[str, Any]:
+    """Force one full reconciliation; the OnTimer times until the cache stops working on it."""
+    cache = runtime_of(hub).cache
+    cache.reconcile_seconds = 0.0
+    timer.take("OnTimer")
+    hub.tick()
+    cache.reconcile_seconds = STEADY_RECONCILE
+    quiet = 0
+    while quiet < 20:      # a pass is over when 20 ticks in a row are cheap again
+        hub.tick()
+        time.sleep(0.002)
+        quiet = quiet + 1 if timer.samples["OnTimer"][-1] < 500_000 else 0
+    samples = timer.take("OnTimer")[:-20]
+    slow = [s for s in samples if s > 1_000_000]
+    return {**quantiles(samples), "ticks": len(samples), "ticks_over_1ms": len(slow),
+            "max_us": round(max(samples) / 1e3, 1), "total_ms": round(sum(samples) / 1e6, 1)}
+
+
+def busy_hub(hub: Hub, timer: HookTimer, stop: threading.Event) -> Dict[str, List[int]]:
+    """This thread keeps the hub working like a live hub while the API is under load."""
+    delays: List[int] = []
+    logins: List[int] = []
+    i = 0
+    for name in ("OnTimer", "OnUserLogin", "OnUserLogout"):
+        timer.take(name)
+    while not stop.is_set():
+        submitted = time.perf_counter_ns()
+        delays.append(hub.call(lambda: time.perf_counter_ns()) - submitted)
+        hub.tick()
+        timer.login_acc = 0
+        user = hub.login(f"churn{i}", share=5, record=False)
+        logins.append(timer.login_acc)
+        user.logout()
+        i += 1
+        stop.wait(TICK_EVERY)
+    return {"dispatch_delay": delays, "login": logins, "OnTimer": timer.take("OnTimer"),
+            "OnUserLogout": timer.take("OnUserLogout")}
+
+
+def phase(hub: Hub, timer: HookTimer, seconds: float, load: Any = None) -> Dict[str, Any]:
+    """``seconds`` of a busy hub, with ``load = (url, path, connections)`` hitting the API meanwhile."""
+    stop = threading.Event()
+    result: Dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(busy_hub(hub, timer, stop)))
+    worker.start()
+    out: Dict[str, Any] = {}
+    if load is None:
+        time.sleep(seconds)
+    else:
+        url, path, connections = load
+        generator = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--client", url, path,
+                                      str(seconds), str(connections)], stdout=subprocess.PIPE, text=True)
+        report = json.loads(generator.communicate(timeout=seconds + 120)[0])
+        out = {"rps": round(report["requests"] / report["seconds"]), "errors": report["errors"]}
+    stop.set()
+    worker.join()
+    return {**out, "hooks": {k: quantiles(v) for k, v in result.items()}}
+
+
+def measure(count: int, seconds: float, connections: int) -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="vhctl-api-bench-") as tmp:
+        hub = make_hub(Path(tmp))
+        try:
+            timer = HookTimer(hub)
+            url = api_url(hub)
+            costs = login_users(hub, timer, count)
+            settle(hub, url, count)
+            tenth = max(1, count // 10)
+            return {
+                "users": count,
+                "login_first_10pct": quantiles(costs[:tenth]), "login_last_10pct": quantiles(costs[-tenth:]),
+                "tick_steady": quantiles(ticks(hub, timer, 500)),
+                "reconcile": reconciliation(hub, timer),
+                "no_load": phase(hub, timer, seconds),
+                "stats_load": phase(hub, timer, seconds, (url, "/api/stats", connections)),
+                "users_load": phase(hub, timer, seconds, (url, "/api/users?limit=100", connections)),
+            }
+        finally:
+            hub.call(hub.plugin.hook, "OnUnLoad", 0)
+            hub.stop()
+
+
+def table(results: List[Dict[str, Any]]) -> List[str]:
+    def cell(q: Dict[str, float]) -> str:
+        return f"{q['median_us']:>8.1f} {q['p99_us']:>9.1f}"
+
+    lines = [f"{'measure (hub thread, microseconds)':<52} {'median':>8} {'p99':>9}"]
+    for r in results:
+        n = r["users"]
+        lines.append(f"--- {n} users")
+        lines.append(f"{'login: our hooks, first 10% of logins':<52} {cell(r['login_first_10pct'])}")
+        lines.append(f"{'login: our hooks, last 10% of logins':<52} {cell(r['login_last_10pct'])}")
+        lines.append(f"{'OnTimer, steady state, no API load':<52} {cell(r['tick_steady'])}")
+        rec = r["reconcile"]
+        lines.append(f"{'OnTimer during one full reconciliation':<52} {cell(rec)}  "
+                     f"({rec['ticks']} ticks, {rec['ticks_over_1ms']} over 1 ms, max {rec['max_us']} us, "
+                     f"{rec['total_ms']} ms in all)")
+        for key, label in (("no_load", "no API load"), ("stats_load", "/api/stats"),
+                           ("users_load", "/api/users?limit=100")):
+            load = r[key]
+            hooks = load["hooks"]
+            if "rps" in load:
+                title = f"load {label}: requests/s"
+                lines.append(f"{title:<52} {load['rps']:>8} (errors {load['errors']})")
+            else:
+                lines.append(f"{label}:")
+            lines.append(f"{'  OnTimer':<52} {cell(hooks['OnTimer'])}")
+            lines.append(f"{'  login (our hooks)':<52} {cell(hooks['login'])}")
+            lines.append(f"{'  OnUserLogout':<52} {cell(hooks['OnUserLogout'])}")
+            delay = "  dispatch delay (wait for the hub thread/GIL)"
+            lines.append(f"{delay:<52} {cell(hooks['dispatch_delay'])}")
+    return lines
+
+
+def main(argv: List[str]) -> None:
+    if argv[:1] == ["--client"]:
+        client(argv[1], argv[2], float(argv[3]), int(argv[4]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each load phase")
+    parser.add_argument("--connections", type=int, default=8, help="load generator connections")
+    parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    args = parser.parse_args(argv)
+    results = [measure(n, args.seconds, args.connections) for n in args.users]
+    print(json.dumps(results, indent=1) if args.json else "\n".join(table(results)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

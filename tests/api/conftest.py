@@ -1,0 +1,75 @@
+"""Fixtures of the REST API tests: a file-based keyring, hand-made snapshots served by a real uvicorn,
+and simulated hubs (both plugin modes) with the rendered hub_api.py loaded by an operator."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import keyring
+import pytest
+from keyrings.alt.file import PlaintextKeyring
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from api_helpers import ApiHub, StandaloneApi  # noqa: E402
+
+from vhctl.sim.hub import Hub  # noqa: E402
+
+PLAINTEXT = "keyrings.alt.file.PlaintextKeyring"
+
+
+@pytest.fixture
+def keyring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A real file keyring under tmp (env for subprocesses, backend for this process)."""
+    data = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", PLAINTEXT)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(PlaintextKeyring())
+    yield data
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def standalone(keyring_dir: Path) -> Iterator[Callable[..., StandaloneApi]]:
+    """``standalone(snapshot, **settings)`` -> the app over a hand-made snapshot on a real server."""
+    made: list[StandaloneApi] = []
+
+    def make(snapshot: Any, **settings: Any) -> StandaloneApi:
+        api = StandaloneApi(snapshot, **settings)
+        made.append(api)
+        return api
+
+    yield make
+    for api in made:
+        api.close()
+
+
+@pytest.fixture(params=["single", "sub"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_api_hub(tmp_path: Path, keyring_dir: Path) -> Iterator[Callable[..., ApiHub]]:
+    """``make_api_hub(mode, load=True, hub_encoding="CP1252", **api_settings)`` -> a started simulated
+    hub with hub_api.py rendered and (unless ``load=False``) loaded by an operator.
+
+    Teardown: a clean hub shutdown (OnUnLoad, F17) and no plugin violation (thread rule F58)."""
+    made: list[ApiHub] = []
+
+    def make(mode: str, load: bool = True, hub_encoding: str = "CP1252", **api_settings: Any) -> ApiHub:
+        hub = Hub(tmp_path / f"hub{len(made)}", mode=mode, config={"hub_name": "LabHub"},
+                  hub_encoding=hub_encoding, echo_stderr=False, timer_period=0.2)
+        hub.dns_delay = 0.0
+        api = ApiHub(hub.start(), tmp_path / f"api{len(made)}", api_settings)
+        made.append(api)
+        if load:
+            api.load()
+        return api
+
+    yield make
+    for api in made:
+        api.shutdown()
