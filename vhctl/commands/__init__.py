@@ -7,7 +7,7 @@ import importlib
 import typer
 
 #: Command modules in the order `vhctl --help` lists them.
-COMMANDS = ("install", "demo", "token")
+COMMANDS = ("install", "render", "token", "demo")
 
 
 def register_all(app: typer.Typer) -> None:

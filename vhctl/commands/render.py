@@ -1,0 +1,68 @@
+"""`vhctl render`: write the hub scripts an operator loads with `!pyload`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, List, Optional
+
+import typer
+
+from vhctl import configfile, paths
+from vhctl.cli import state
+from vhctl.errors import VhctlError
+from vhctl.files import write_generated
+from vhctl.output import emit
+from vhctl.scripts import SCRIPTS, render_script
+
+HELP = """Write the hub scripts (hub_api.py) for the hub venv recorded by `vhctl install`.
+
+The scripts hold no secret: only the venv's path and this config file's path. A script vhctl
+wrote before is backed up when it changes; a file vhctl did not write is never overwritten.
+Then, in hub chat, as an admin: !pyload /path/to/hub_api.py
+
+Examples:
+
+  vhctl render                                  # into hub.scripts_dir from the config
+
+  vhctl render --to /etc/verlihub/scripts --json
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("render", help=HELP)
+    def render_command(
+        to: Optional[Path] = typer.Option(
+            None, "--to", metavar="DIR",
+            help="folder to write into (default: hub.scripts_dir, else vhctl's data folder); "
+            "recorded as hub.scripts_dir"),
+        as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    ) -> None:
+        emit(render_scripts(state.config_path, to), as_json, _human)
+
+
+def render_scripts(config_path: Path, to: Optional[Path] = None) -> dict[str, Any]:
+    """Render every hub script into the scripts folder; returns what `--json` prints."""
+    settings = configfile.read(config_path)
+    folder = Path(to or settings.hub.scripts_dir or paths.default_scripts_dir(config_path)).expanduser()
+    folder = folder.resolve()
+    if folder.exists() and not folder.is_dir():
+        raise VhctlError(f"{folder} is not a folder")
+    written: List[dict[str, Any]] = []
+    for template in SCRIPTS:
+        target = folder / template
+        text = render_script(template, settings, config_path)
+        changed = not target.exists() or target.read_bytes() != text.encode("utf-8")
+        backup = write_generated(target, text)
+        written.append({"path": str(target), "changed": changed,
+                        "backup": str(backup) if backup else None})
+    if str(folder) != settings.hub.scripts_dir:
+        configfile.update(config_path, {"hub.scripts_dir": str(folder)})
+    return {"scripts_dir": str(folder), "scripts": written}
+
+
+def _human(result: dict[str, Any]) -> Iterable[str]:
+    for script in result["scripts"]:
+        state_word = "written" if script["changed"] else "unchanged"
+        yield f"{script['path']}: {state_word}" + (f" (previous kept as {script['backup']})"
+                                                    if script["backup"] else "")
+    yield "load it in hub chat, as an admin: !pyload " + result["scripts"][0]["path"]
