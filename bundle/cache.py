@@ -4,6 +4,11 @@ Kept up to date incrementally from hooks (login, logout, MyINFO), with a slower 
 against vh that also catches what hooks miss: hook calls whose arguments are not valid UTF-8 are
 skipped by the plugin (F23), and the runtime may be loaded while users are already online.
 Reconciliation runs in small steps inside the tick budget, so a big hub never stalls for a full pass.
+Every hook stays O(1) in vh calls: a login's operator status comes from the class the login fetches
+anyway (the hub lists class >= ``oplist_class`` as operators, F49.14) instead of from a
+``GetOpList`` per login; the robot list (small) is re-read every tick, since no hook tells about
+``AddRobot``/``DelRobot``. The op list itself is re-read when the robots change and at reconciliation
+(which also catches class changes of online users and hidden op keys).
 
 Strings: hook arguments are raw bytes read as UTF-8, vh results are converted from the hub encoding
 (F23, F53-F55); ``HubCodec`` maps both to one displayed form, the cache's keys. vh is asked with the
@@ -43,8 +48,10 @@ class HubCache:
         self._users: Dict[str, UserInfo] = {}
         self._vh_nicks: Dict[str, str] = {}
         self._hub: Dict[str, object] = {}
-        self._bots: Tuple[str, ...] = ()
-        self._ops: Tuple[str, ...] = ()
+        self._bots: Tuple[str, ...] = ()      # displayed nicks
+        self._vh_bots: Tuple[str, ...] = ()   # as vh returned them, to notice a change cheaply
+        self._ops: Dict[str, None] = {}       # displayed nicks, in the hub's order (an ordered set)
+        self._oplist_class = OP_CLASS
         self._counters = (0, 0)
         self._countries: Dict[str, Optional[str]] = {}
         self._complete = False
@@ -77,6 +84,8 @@ class HubCache:
         if info is None:
             return
         self._store(info, vh_nick)
+        if info.user_class >= self._oplist_class:
+            self._ops[info.nick] = None
         self._feed.publish("login", info.nick, user=info.to_dict())
         self._refresh_counters()
 
@@ -84,6 +93,7 @@ class HubCache:
         """OnUserLogout: forget the user."""
         if self._users.pop(nick, None) is not None:
             self._vh_nicks.pop(nick, None)
+            self._ops.pop(nick, None)
             self._dirty = True
             self._feed.publish("logout", nick)
         self._refresh_counters()
@@ -107,6 +117,7 @@ class HubCache:
     def tick(self, now: float, budget_s: float) -> None:
         """OnTimer: watch the hub's counters, run reconciliation steps within ``budget_s``."""
         if self._job is None:
+            self._refresh_robots()
             online = self._refresh_counters()
             self._mismatch = self._mismatch + 1 if online != len(self._users) else 0
             early = self._mismatch >= MISMATCH_TICKS and now >= self._last_reconcile + EARLY_RECONCILE_GAP
@@ -133,7 +144,7 @@ class HubCache:
             hub_desc=str(hub.get("hub_desc", "")), hub_topic=str(hub.get("hub_topic", "")),
             max_users=int(hub.get("max_users", 0)), version=str(hub.get("version", "")),
             users_online=self._counters[0], total_share=self._counters[1],
-            users=types.MappingProxyType(dict(self._users)), bots=self._bots, ops=self._ops,
+            users=types.MappingProxyType(dict(self._users)), bots=self._bots, ops=tuple(self._ops),
             complete=self._complete)
 
     # ---------------------------------------------------------------- internals
@@ -145,6 +156,19 @@ class HubCache:
             self._dirty = True
             self._feed.publish("stats", None, users_online=online, total_share=share)
         return online
+
+    def _refresh_robots(self) -> None:
+        """A robot came or went (``vh.AddRobot``/``DelRobot``, no hook tells): re-read both lists."""
+        vh_bots = tuple(self._vh.call("GetBotList") or ())
+        if vh_bots != self._vh_bots:
+            self._read_lists(vh_bots)
+
+    def _read_lists(self, vh_bots: Tuple[str, ...]) -> None:
+        show = self._codec().display
+        self._vh_bots = vh_bots
+        self._bots = tuple(show(n) for n in vh_bots)
+        self._ops = dict.fromkeys(show(n) for n in (self._vh.call("GetOpList") or ()))
+        self._dirty = True
 
     def _store(self, info: UserInfo, vh_nick: str) -> None:
         self._users[info.nick] = info
@@ -181,10 +205,12 @@ class HubCache:
         self._hub = {"hub_name": get("hub_name"), "hub_desc": get("hub_desc"),
                      "hub_topic": self._vh.call("Topic") or get("hub_topic"),
                      "max_users": parse_share(get("max_users")), "version": get("hub_version")}
+        oplist_class = get("oplist_class")
+        self._oplist_class = int(oplist_class) if oplist_class.lstrip("-").isdigit() else OP_CLASS
         self._dirty = True
         yield
         bots = tuple(self._vh.call("GetBotList") or ())
-        self._bots, self._ops = bots, tuple(self._vh.call("GetOpList") or ())
+        self._read_lists(bots)
         online = [n for n in (self._vh.call("GetNickList") or ()) if n not in bots]
         present = {self._codec().display(n) for n in online}
         for gone in [n for n in self._users if n not in present]:

@@ -4,7 +4,8 @@ One ``Runtime`` exists per interpreter that imported ``vhctl_hub``:
 - single-interpreter mode: every script runs in ``__main__`` and shares ``sys.modules`` (F3), so
   all our scripts share one runtime. The surviving hook function is called once per script that had
   it (A12); ``EventDeduper`` turns those calls back into one event, dispatched to every registered
-  component once. Third-party hooks of the same name are chained (see ``HookGuard``).
+  component once, using OnParsedMsgAny to tell where each user message begins. Third-party hooks of
+  the same name are chained (see ``HookGuard``).
 - sub-interpreter mode: each script has its own interpreter and its own runtime with its one
   component; the plugin calls each script's hook once per event.
 
@@ -37,9 +38,12 @@ from vhctl_hub.text import HubCodec
 from vhctl_hub.vhaccess import VhAccess
 from vhctl_hub.workqueue import WorkQueue
 
-#: The hooks every vhctl script defines (the same set in each, so single-mode call counts agree).
-HOOKS = ("OnTimer", "OnUserLogin", "OnUserLogout", "OnParsedMsgMyINFO", "OnParsedMsgChat",
-         "OnHubCommand", "OnUnLoad")
+#: The hooks every vhctl script defines. OnParsedMsgAny does no work: in single mode it marks where
+#: each user message begins, so that the same command typed twice is two events (see ``dedup``).
+HOOKS = ("OnTimer", "OnUserLogin", "OnUserLogout", "OnParsedMsgAny", "OnParsedMsgMyINFO",
+         "OnParsedMsgChat", "OnHubCommand", "OnUnLoad")
+#: Called for every protocol message of every user: kept to the bare minimum.
+MESSAGE_HOOK = "OnParsedMsgAny"
 
 #: Supervisor poll period, seconds (how fast a reload or unload is noticed).
 POLL = 0.1
@@ -53,6 +57,11 @@ GIVE_UP_AFTER = 300.0
 OTHER_HOOK_SHARE = 0.25
 #: How often the hub encoding is read again, seconds.
 CODEC_REFRESH = 60.0
+
+
+def _allow(*_args: Any) -> int:
+    """Our part of a hook that has nothing to do but let the event through."""
+    return 1
 
 
 def plugin_verdict(value: Any) -> int:
@@ -240,11 +249,10 @@ class Runtime:
         self._last_tick = time.monotonic()
         self._tick_interval = 1.0
         self._codec_read = float("-inf")
-        self._vh_seen: Tuple[int, Any] = (0, None)
         self._handlers: Dict[str, Callable[..., int]] = {
             "OnTimer": self._on_timer, "OnUserLogin": self._on_login, "OnUserLogout": self._on_logout,
-            "OnParsedMsgMyINFO": self._on_myinfo, "OnParsedMsgChat": self._on_chat,
-            "OnHubCommand": self._on_command, "OnUnLoad": self._on_unload,
+            "OnParsedMsgAny": _allow, "OnParsedMsgMyINFO": self._on_myinfo,
+            "OnParsedMsgChat": self._on_chat, "OnHubCommand": self._on_command, "OnUnLoad": self._on_unload,
         }
 
     # ---------------------------------------------------------------- registration (hub thread)
@@ -264,7 +272,6 @@ class Runtime:
             old.retire("replaced by a newer load of its script")
         if self.single:
             self.guard.adopt(script_globals)
-            self.dedup.forget_counts()
         if component.needs_cache:
             self.cache.activate()
         self._last_tick = time.monotonic()
@@ -311,11 +318,12 @@ class Runtime:
     # ---------------------------------------------------------------- dispatch (hub thread)
     def dispatch(self, hook: str, args: Tuple[Any, ...]) -> int:
         """Handle one hook call; returns 1, or 0 only for a command a component handled."""
+        if hook == MESSAGE_HOOK:
+            return self._on_message(args)
         started = time.perf_counter_ns()
         try:
             if not self.single:
                 return self._handle(hook, args)
-            self._notice_loads()
             repeated = self.dedup.enter(hook, args)
             if repeated is not None:
                 return repeated
@@ -345,15 +353,23 @@ class Runtime:
                 hublog.log_exception(f"third-party {hook} failed", exc)
         return verdict
 
-    def _notice_loads(self) -> None:
-        """A script load replaces sys.modules['vh'] / its myid (F3): forget learned call counts."""
+    def _on_message(self, args: Tuple[Any, ...]) -> int:
+        """OnParsedMsgAny: every message of every user, so no timing and no work of ours. Single
+        mode: it passes through the deduper (that is what separates two identical commands) and a
+        third-party OnParsedMsgAny is chained once per message, its 0 blocking."""
+        if not self.single:
+            return 1
+        dedup = self.dedup
+        repeated = dedup.enter(MESSAGE_HOOK, args)
+        if repeated is not None:
+            return repeated
+        verdict = 1
         try:
-            seen = self.vh.module_identity()
-        except KeyError:
-            return
-        if seen != self._vh_seen:
-            self._vh_seen = seen
-            self.dedup.forget_counts()
+            if MESSAGE_HOOK in self.guard.foreign:
+                verdict = self._handle(MESSAGE_HOOK, args)
+        finally:
+            dedup.leave(verdict)
+        return verdict
 
     def _after(self, share: float = OTHER_HOOK_SHARE) -> None:
         self.cache.publish()
@@ -432,7 +448,6 @@ class Runtime:
         for instance in self.instances():
             if instance.slot is not None and not self.vh.slot_alive(instance.slot):
                 instance.retire("its script was unloaded (!pyunload)")
-                self.dedup.forget_counts()
 
     def _make_hook(self, hook: str) -> Callable[..., int]:
         """A hook function equivalent to the one our scripts define (for HookGuard)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, Optional
 
 #: The message of the plugin's error for a vanished script slot (F3).
 _NO_SCRIPT_ID = "script id"
@@ -65,11 +65,6 @@ class VhAccess:
         """A hub setting as text, "" when unset (vh returns None for empty values, A14)."""
         value = self.call("GetConfig", "config", var)
         return "" if value is None else str(value)
-
-    def module_identity(self) -> Tuple[int, Any]:
-        """Changes whenever a script load replaced vh or its ``myid`` (F3); KeyError without vh."""
-        vh = current_vh()
-        return id(vh), getattr(vh, "myid", None)
 
     def myid(self) -> Optional[int]:
         """The slot id vh currently attributes calls to."""

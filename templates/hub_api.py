@@ -46,9 +46,11 @@ except vhctl.LoadError as exc:
 
 
 # Hooks: each hands the event to the runtime and returns 1 (go on) or 0 (a vhctl command was handled).
+# OnParsedMsgAny comes before every user message's own hooks: it tells the runtime where one begins.
 def OnTimer(now): return vhctl.dispatch("OnTimer", now)
 def OnUserLogin(nick): return vhctl.dispatch("OnUserLogin", nick)
 def OnUserLogout(nick): return vhctl.dispatch("OnUserLogout", nick)
+def OnParsedMsgAny(nick, raw): return vhctl.dispatch("OnParsedMsgAny", nick, raw)
 def OnParsedMsgMyINFO(nick, desc, tag, speed, email, share):
     return vhctl.dispatch("OnParsedMsgMyINFO", nick, desc, tag, speed, email, share)
 def OnParsedMsgChat(nick, text): return vhctl.dispatch("OnParsedMsgChat", nick, text)

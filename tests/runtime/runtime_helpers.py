@@ -79,8 +79,10 @@ class Scripts:
 
 
 def ticks(hub: Hub, count: int) -> None:
-    """``count`` OnTimer events. A real hub's ticks are >= 50 ms apart and OnTimer gets the time in
-    milliseconds (A8), so no two ticks share an argument; keep that true when ticking by hand."""
+    """``count`` OnTimer events. OnTimer gets the time to the millisecond (A8) and a real hub's ticks
+    are >= 50 ms apart (F36), so no two ticks share an argument: that argument is all that tells two
+    ticks apart in single mode (no message comes between them, bundle/dedup.py). The short sleep
+    keeps it true when ticking by hand faster than a hub would."""
     for _ in range(count):
         time.sleep(0.002)
         hub.tick()

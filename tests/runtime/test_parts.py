@@ -111,19 +111,20 @@ def test_A12_repeated_calls_of_one_event_are_one_event():
     assert _feed(dedup, calls) == 3
 
 
-def test_learned_slot_count_separates_identical_adjacent_events():
+def test_A3_F32_the_same_command_twice_is_two_events_with_any_slot_count():
     dedup = EventDeduper()
-    calls = [("OnParsedMsgChat", ("a", "x"))] * 2 + [("OnTimer", (1.0,))] * 2
-    assert _feed(dedup, calls) == 2
-    # two identical lines in a row: 4 calls with 2 slots = 2 events
-    assert _feed(dedup, [("OnParsedMsgChat", ("op", "same"))] * 4 + [("OnTimer", (2.0,))] * 2) == 3
+    for slots in (1, 2, 3):
+        command = [("OnParsedMsgAny", ("op", "<op> !api start"))] * slots + \
+                  [("OnHubCommand", ("op", "api start", 10, 0, "!"))] * slots
+        assert _feed(dedup, command * 2) == 4  # each message: its OnParsedMsgAny, its command
+        chat = [("OnParsedMsgAny", ("op", "<op> same"))] * slots + [("OnParsedMsgChat", ("op", "same"))] * slots
+        assert _feed(dedup, chat * 3) == 6
 
 
-def test_a_load_forgets_learned_counts():
+def test_without_a_message_between_identical_calls_are_one_event():
+    """Why every script defines OnParsedMsgAny: the calls alone cannot tell 2 slots from 2 events."""
     dedup = EventDeduper()
-    _feed(dedup, [("OnParsedMsgChat", ("a", "x")), ("OnTimer", (1.0,))])
-    dedup.forget_counts()
-    assert _feed(dedup, [("OnParsedMsgChat", ("a", "y"))] * 2 + [("OnTimer", (2.0,))] * 2) == 2
+    assert _feed(dedup, [("OnParsedMsgChat", ("op", "same"))] * 4) == 1
 
 
 def test_the_repeat_returns_the_first_verdict():

@@ -97,3 +97,27 @@ def test_background_readers_need_no_lock_and_break_no_rule(make_hub, scripts):
     stop.set()
     thread.join(2)
     assert max(seen) == 31 and echo.ctx.cache.snapshot().total_share == sum(range(30))  # + the master
+
+
+def test_F49_14_ops_follow_logins_at_once_and_robots_on_the_next_tick(make_hub, scripts):
+    hub = make_hub()
+    _, echo = _echo(hub, scripts)
+    ticks(hub, 1)
+    cache = echo.ctx.cache
+    assert cache.snapshot().complete
+    op_lists = hub.plugin.vh_calls["GetOpList"]
+    boss, guest = hub.login("boss", user_class=3), hub.login("guest")
+    snap = cache.snapshot()  # no tick, no reconciliation since the logins
+    assert "boss" in snap.ops and "guest" not in snap.ops and snap.users["boss"].is_op
+    assert hub.plugin.vh_calls["GetOpList"] == op_lists  # O(1) per login: the class it fetched anyway
+    boss.logout()
+    guest.logout()
+    assert "boss" not in cache.snapshot().ops
+    assert hub.call(hub.add_robot, "LabBot", 3, "lab bot", "LAN", "", "0")  # no hook tells about robots
+    ticks(hub, 1)
+    snap = cache.snapshot()
+    assert "LabBot" in snap.bots and "LabBot" in snap.ops and "LabBot" not in snap.users
+    assert list(snap.ops) == hub.call(hub.op_list)  # the hub's own order
+    assert hub.call(hub.del_robot, "LabBot")
+    ticks(hub, 1)
+    assert "LabBot" not in cache.snapshot().bots + cache.snapshot().ops

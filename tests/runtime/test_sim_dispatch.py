@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
+from types import SimpleNamespace
 
 import pytest
 from runtime_helpers import component, connect, free_port, load, runtime_of, ticks, wait_until
@@ -12,6 +14,10 @@ from vhctl_hub.status import read_status
 THIRD_PARTY = '''
 import vh
 SEEN = []
+
+def OnParsedMsgAny(nick, raw):
+    SEEN.append(("any", nick, raw))
+    return 0 if raw.endswith("> hush") else 1
 
 def OnTimer(t):
     SEEN.append(("timer", t))
@@ -42,20 +48,29 @@ def _ours(hub, sid, hook="OnTimer"):
     return runtime_of(hub, sid).guard.is_ours(fn)
 
 
-@pytest.mark.parametrize("order", [("api", "second", "tp"), ("tp", "api", "second"), ("api", "tp", "second")])
-def test_F3_A12_each_event_once_per_component_beside_a_third_party_script(make_hub, scripts, order):
-    hub = make_hub()
+def _three_scripts(hub, scripts, order):
+    """hub_api.py (Echo), a second vhctl script (Bridge) and a third-party script, loaded in ``order``,
+    with the components running and (single mode) our hooks back in place."""
     port = free_port()
     paths = {"api": scripts.hub_api(scripts.config(port=port)),
              "second": scripts.second(scripts.config("second.toml")),
              "tp": scripts.third_party(THIRD_PARTY)}
     ids = {name: load(hub, paths[name]) for name in order}
-    if hub.mode == "single":  # a later third-party OnTimer replaced ours until the guard put it back
-        wait_until(lambda: all(_ours(hub, ids["api"], h) for h in ("OnTimer", "OnParsedMsgChat")))
+    if hub.mode == "single":  # a later third-party script replaced our hooks until the guard put them back
+        wait_until(lambda: all(_ours(hub, ids["api"], h)
+                               for h in ("OnTimer", "OnParsedMsgAny", "OnParsedMsgChat", "OnHubCommand")))
     echo = wait_until(lambda: component(hub, ids["api"], "echo").port and component(hub, ids["api"], "echo"))
-    bridge = component(hub, ids["second"], "fixbridge")
     third = hub.plugin.script_module(ids["tp"])
     third.SEEN.clear()
+    return SimpleNamespace(port=port, paths=paths, ids=ids, echo=echo, third=third,
+                           bridge=component(hub, ids["second"], "fixbridge"))
+
+
+@pytest.mark.parametrize("order", [("api", "second", "tp"), ("tp", "api", "second"), ("api", "tp", "second")])
+def test_F3_A12_each_event_once_per_component_beside_a_third_party_script(make_hub, scripts, order):
+    hub = make_hub()
+    loaded = _three_scripts(hub, scripts, order)
+    port, paths, echo, bridge, third = loaded.port, loaded.paths, loaded.echo, loaded.bridge, loaded.third
     ticks0 = (echo.ticks, bridge.ticks)
     ticks(hub, 4)
     assert (echo.ticks - ticks0[0], bridge.ticks - ticks0[1]) == (4, 4)
@@ -89,6 +104,38 @@ def test_F3_A12_each_event_once_per_component_beside_a_third_party_script(make_h
     assert (echo2.ticks - counts[0], bridge.ticks - counts[1]) == (3, 3)
     assert len([s for s in third.SEEN if s[0] == "timer"]) == 3
     assert hub.command("!echo status") == f"echo runs on port {port}"
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(("api", "second", "tp"))))
+def test_A3_F32_the_same_command_or_line_twice_in_one_tick_is_two_events(make_hub, scripts, order):
+    hub = make_hub()  # its timer is off: no tick comes between the two lines
+    loaded = _three_scripts(hub, scripts, order)
+    echo, bridge, third = loaded.echo, loaded.bridge, loaded.third
+    op, bob = hub.login("op", user_class=3), hub.login("bob")
+    op.clear()
+
+    def twice(text):  # both lines in one read of the socket, handled in one go on the hub thread
+        op.send_raw(f"<op> {text}|<op> {text}|")
+
+    for command in ("!echo status", "!fixbridge status", "!tp x"):
+        twice(command)
+    replies = [f"echo runs on port {loaded.port}", "fixbridge runs on port None", "tp handled"]
+    assert [m for m in op.messages() if m.startswith("<Verlihub> ")] == \
+        [f"<Verlihub> {reply}" for reply in replies for _ in range(2)]
+    assert third.SEEN.count(("any", "op", "<op> !echo status")) == 2  # chained once per message
+    op.send_raw("$To: Verlihub From: op $<op> !echo status|" * 2)  # by PM to the hub-security bot
+    pm_reply = f"$To: op From: Verlihub $<Verlihub> echo runs on port {loaded.port}"
+    assert op.protocol_messages().count(pm_reply) == 2
+
+    twice("same line")
+    assert echo.chats == bridge.chats == [("op", "same line")] * 2
+    assert [s for s in third.SEEN if s[0] == "chat"] == [("chat", "op", "same line")] * 2
+    assert bob.messages().count("<op> same line") == 2
+
+    twice("hush")  # the third-party OnParsedMsgAny's 0 still blocks (F20)
+    assert "<op> hush" not in bob.messages() and len(echo.chats) == 2
+    # Single mode sees one message here: nothing of ours ran between the two (see dedup's docstring).
+    assert third.SEEN.count(("any", "op", "<op> hush")) == (1 if hub.mode == "single" else 2)
 
 
 def test_F20_F21_hooks_never_block_what_is_not_theirs(make_hub, scripts):

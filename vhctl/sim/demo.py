@@ -1,6 +1,7 @@
 """The demo hub behind `vhctl demo`: the simulated Verlihub with ~30 lively users, our hub scripts
 rendered with a demo configuration and loaded the way an operator would (``!pyload``, then
-``!api start <port>``), and a registered master account a real DC client can log in with.
+``!api start <port>``, typed as the printed operator), and that registered master account for a real
+DC client to log in with. The first lines are printed once the API shows the whole hub.
 
 Everything lives in a private temporary folder that is removed at the end; nothing outside it is read
 or written (the demo's config file is its own, not the user's).
@@ -9,6 +10,7 @@ or written (the demo's config file is its own, not the user's).
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import secrets
 import shutil
@@ -18,6 +20,7 @@ import sysconfig
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, TextIO
@@ -27,6 +30,8 @@ from vhctl.sim.users import SimUser
 
 OP_NICK = "HubOwner"
 API_WAIT_SECONDS = 20.0
+#: Bound on waiting for the API's first complete picture of the hub (it takes a timer tick or two).
+COMPLETE_WAIT_SECONDS = 10.0
 
 _GB = 1024 ** 3
 #: (nick, class, country, client tag, connection, share in GiB)
@@ -176,39 +181,59 @@ class Demo:
         return script
 
     def _load(self, script: Path) -> None:
-        """What an operator types: !pyload, then !api start <port>, again while the answer says the
-        script is still starting; wait until the API listens. Between two tries a timer tick must
-        pass: in single mode the runtime reads two identical hook calls with no other call between
-        them as one event that two script slots see (bundle/dedup.py), so it would drop the second."""
+        """What the operator types first, as the printed operator (logged in for this only, so that a
+        DC client can use the account afterwards): !pyload, then !api start <port>. Then wait until
+        the API serves a complete picture of the hub."""
         assert self.hub is not None
-        reply = self.hub.pyload(script)
-        self._note(f"!pyload {script}: {reply}")
-        if "is now loaded" not in reply:
-            return
         deadline = time.monotonic() + API_WAIT_SECONDS
-        reply = self._answer(f"!api start {self.api_port}", deadline)
-        while "try again" in reply and time.monotonic() < deadline:
-            time.sleep(self.hub.timer_period + 0.5)
-            reply = self._answer(f"!api start {self.api_port}", deadline)
-        self._note(f"!api start {self.api_port}: {reply or '(no answer)'}")
+        op = self.hub.login(OP_NICK, password=self.password, share=0, desc="vhctl demo setup")
+        try:
+            reply = self._answer(op, f"!pyload {script}", deadline)
+            self._note(f"!pyload {script}: {reply}")
+            if "is now loaded" not in reply:
+                return
+            command = f"!api start {self.api_port}"
+            reply = self._answer(op, command, deadline)
+            while "try again" in reply and time.monotonic() < deadline:  # the script is still starting
+                time.sleep(0.2)
+                reply = self._answer(op, command, deadline)
+            self._note(f"{command}: {reply or '(no answer)'}")
+        finally:
+            op.logout()
         while time.monotonic() < deadline and not port_open(self.api_port):
             time.sleep(0.1)
         if not port_open(self.api_port):
             self._note(f"the API is not listening on port {self.api_port}")
+        elif not self._wait_until_complete():
+            self._note(f"the API still shows only part of the hub after {COMPLETE_WAIT_SECONDS:g} s")
 
-    def _answer(self, command: str, deadline: float) -> str:
-        """The hub-security lines answering ``command`` typed by the built-in master. A script may
-        answer later from a worker thread (through the runtime's work queue, as `!api start`
-        does), so wait for the first answer, until ``deadline``."""
+    def _answer(self, op: SimUser, command: str, deadline: float) -> str:
+        """The hub-security lines answering ``command`` typed by ``op``. A script may answer later
+        from a worker thread (through the runtime's work queue, as `!api start` does), so wait for
+        the first answer, until ``deadline``."""
         assert self.hub is not None
-        master = self.hub.master()
-        seen = len(master.messages())
-        reply = self.hub.command(command)
+        seen = len(op.messages())
+        reply = self.hub.call(op.command_reply, command)
         bot = f"<{self.hub.security_nick}> "
         while not reply and time.monotonic() < deadline:
             time.sleep(0.1)
-            reply = "\n".join(m[len(bot):] for m in master.messages()[seen:] if m.startswith(bot))
+            reply = "\n".join(m[len(bot):] for m in op.messages()[seen:] if m.startswith(bot))
         return reply
+
+    def _wait_until_complete(self) -> bool:
+        """Poll the API's /health (no token needed) until its snapshot of the hub is complete: the
+        runtime fills it in over its first timer ticks, a few milliseconds of hub thread per tick."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+        deadline = time.monotonic() + COMPLETE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                with opener.open(f"http://127.0.0.1:{self.api_port}/health", timeout=2) as resp:
+                    if json.load(resp).get("cache_complete"):
+                        return True
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        return False
 
     # --- life on the hub -----------------------------------------------------------------------
 
