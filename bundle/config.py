@@ -223,7 +223,7 @@ class Settings:
         if section not in data or name not in data[section]:
             raise ConfigError(f"{key}: no such setting; known: {', '.join(known_keys())}")
         data[section][name] = value
-        return settings_from_dict(data)
+        return settings_from_dict(data, origin="")
 
 
 SECTIONS: Dict[str, type] = {"hub": HubSettings, "api": ApiSettings, "bridge": BridgeSettings, "runtime": RuntimeSettings}
@@ -248,20 +248,21 @@ def settings_from_dict(data: Mapping[str, Any], origin: str = "config") -> Setti
 
     Unknown keys are errors too, so that a typo never silently falls back to a default.
     """
+    where = f"{origin}: " if origin else ""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{origin}: expected tables [hub], [api], [bridge], [runtime]")
+        raise ConfigError(f"{where}expected tables [hub], [api], [bridge], [runtime]")
     for section in data:
         if section not in SECTIONS:
-            raise ConfigError(f"{origin}: unknown section [{section}]; allowed: {', '.join(SECTIONS)}")
+            raise ConfigError(f"{where}unknown section [{section}]; allowed: {', '.join(SECTIONS)}")
     built: Dict[str, Any] = {}
     for section, cls in SECTIONS.items():
         values = data.get(section, {})
         if not isinstance(values, Mapping):
-            raise ConfigError(f"{origin}: [{section}] must be a table")
+            raise ConfigError(f"{where}[{section}] must be a table")
         specs = {f.name: f for f in dataclasses.fields(cls)}
         for name in values:
             if name not in specs:
-                raise ConfigError(f"{origin}: {section}.{name} is not a setting; "
+                raise ConfigError(f"{where}{section}.{name} is not a setting; "
                                   f"[{section}] allows: {', '.join(specs)}")
         kwargs = {}
         for name, spec in specs.items():
@@ -272,12 +273,12 @@ def settings_from_dict(data: Mapping[str, Any], origin: str = "config") -> Setti
                 value = float(value)
             problem = spec.metadata["check"](value)
             if problem:
-                raise ConfigError(f"{origin}: {section}.{name} = {value!r} is not allowed; use {problem}")
+                raise ConfigError(f"{where}{section}.{name} = {value!r} is not allowed; use {problem}")
             kwargs[name] = tuple(value) if isinstance(value, list) else value
         built[section] = cls(**kwargs)
     bridge = built["bridge"]
     if bridge.retry_initial > bridge.retry_max:
-        raise ConfigError(f"{origin}: bridge.retry_initial must not exceed bridge.retry_max")
+        raise ConfigError(f"{where}bridge.retry_initial must not exceed bridge.retry_max")
     return Settings(**built)
 
 

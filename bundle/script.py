@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -18,7 +17,7 @@ from vhctl_hub import hublog
 from vhctl_hub.component import Component, Context
 from vhctl_hub.config import ConfigError, Settings, load_settings
 from vhctl_hub.runtime import HOOKS, Runtime, describe_start_error
-from vhctl_hub.status import StatusBoard, status_path
+from vhctl_hub.status import StatusBoard, fallback_state_dir, status_path
 
 __all__ = ["HOOKS", "KNOWN_COMPONENTS", "LoadError", "register", "dispatch"]
 
@@ -91,7 +90,7 @@ def _settings(config_file: str, script: str) -> Settings:
 
 def _state_dir(settings: Settings) -> Path:
     """The configured state folder, else a private folder in the system's temp dir."""
-    for candidate in (settings.hub.state_dir, os.path.join(tempfile.gettempdir(), f"vhctl-{os.getuid()}")):
+    for candidate in (settings.hub.state_dir, str(fallback_state_dir())):
         if not candidate:
             continue
         try:

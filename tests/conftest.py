@@ -13,7 +13,13 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+import keyring
+from cli_helpers import Run, run_vhctl
+from keyrings.alt.file import PlaintextKeyring
+
 from vhctl.sim.hub import Hub
+
+PLAINTEXT = "keyrings.alt.file.PlaintextKeyring"
 
 
 @pytest.fixture(params=["single", "sub"])
@@ -63,3 +69,21 @@ def make_hub(hub_factory: Callable[..., Hub], mode: str) -> Callable[..., Hub]:
 def hub(make_hub: Callable[..., Hub]) -> Hub:
     """A started hub in this test's build mode."""
     return make_hub()
+
+
+@pytest.fixture
+def vhctl() -> Callable[..., Run]:
+    """Runs the real CLI: ``vhctl(config, *args, env=None, prefix=())``."""
+    return run_vhctl
+
+
+@pytest.fixture
+def keyring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A real file keyring under tmp (env for subprocesses, backend for this process)."""
+    data = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", PLAINTEXT)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(PlaintextKeyring())
+    yield data
+    keyring.set_keyring(previous)

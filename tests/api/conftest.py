@@ -1,4 +1,4 @@
-"""Fixtures of the REST API tests: a file-based keyring, hand-made snapshots served by a real uvicorn,
+"""Fixtures of the REST API tests (the file keyring is tests/conftest.py's): hand-made snapshots served by a real uvicorn,
 and simulated hubs (both plugin modes) with the rendered hub_api.py loaded by an operator."""
 
 from __future__ import annotations
@@ -7,29 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import keyring
 import pytest
-from keyrings.alt.file import PlaintextKeyring
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from api_helpers import ApiHub, StandaloneApi  # noqa: E402
 
 from vhctl.sim.hub import Hub  # noqa: E402
-
-PLAINTEXT = "keyrings.alt.file.PlaintextKeyring"
-
-
-@pytest.fixture
-def keyring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A real file keyring under tmp (env for subprocesses, backend for this process)."""
-    data = tmp_path / "xdg-data"
-    monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", PLAINTEXT)
-    previous = keyring.get_keyring()
-    keyring.set_keyring(PlaintextKeyring())
-    yield data
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

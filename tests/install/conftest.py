@@ -3,20 +3,17 @@ layouts gcc here cannot produce, and one real hub venv shared by the whole test 
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import struct
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from cli_helpers import Run, run_vhctl
 
-REPO = Path(__file__).resolve().parents[2]
 DEBIAN_LIBPYTHON = Path("/usr/lib/x86_64-linux-gnu/libpython3.11.so")
 THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -205,26 +202,6 @@ def make_elf(bits: int, endian: str, needed: list[str], soname: str | None = Non
 
 
 @dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    def json(self) -> dict:
-        return json.loads(self.stdout)
-
-
-def run_vhctl(config: Path, *args: str, env: dict | None = None, prefix: tuple = ()) -> Run:
-    """`python -m vhctl --config CONFIG ARGS` in a real subprocess, from the checkout."""
-    started = time.monotonic()
-    result = subprocess.run([*prefix, sys.executable, "-m", "vhctl", "--config", str(config), *args],
-                            cwd=REPO, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, **(env or {})})
-    return Run(result.returncode, result.stdout, result.stderr, time.monotonic() - started)
-
-
-@dataclass
 class HubVenvRun:
     """The session's real hub venv: its folder, config file and the first install's run."""
 
@@ -242,12 +219,6 @@ def hub_venv(tmp_path_factory: pytest.TempPathFactory) -> HubVenvRun:
     first = run_vhctl(config, "install", "--python", sys.executable, "--venv", str(root / "venv"), "--json")
     assert first.returncode == 0, first.stderr
     return HubVenvRun(root / "venv", config, first)
-
-
-@pytest.fixture
-def vhctl() -> Callable[..., Run]:
-    """Runs the real CLI: ``vhctl(config, *args, env=None, prefix=())``."""
-    return run_vhctl
 
 
 @pytest.fixture

@@ -55,8 +55,12 @@ def render_scripts(config_path: Path, to: Optional[Path] = None) -> dict[str, An
         backup = write_generated(target, text)
         written.append({"path": str(target), "changed": changed,
                         "backup": str(backup) if backup else None})
-    if str(folder) != settings.hub.scripts_dir:
-        configfile.update(config_path, {"hub.scripts_dir": str(folder)})
+    recorded = {"hub.scripts_dir": str(folder)}
+    if not settings.hub.state_dir:  # the scripts and `vhctl status` must agree on the status folder
+        recorded["hub.state_dir"] = str(paths.default_state_dir(config_path))
+    changes = {k: v for k, v in recorded.items() if v != getattr(settings.hub, k.split(".")[1])}
+    if changes:
+        configfile.update(config_path, changes)
     return {"scripts_dir": str(folder), "scripts": written}
 
 
