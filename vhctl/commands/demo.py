@@ -69,14 +69,16 @@ def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str) -> N
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
-        left = sim_demo.run(hub_port, api_port, seconds, mode,
-                            lambda line: typer.echo(line), stop)
-    except KeyboardInterrupt:
-        stop.set()
-        left = []
+        outcome = sim_demo.run(hub_port, api_port, seconds, mode, lambda line: typer.echo(line), stop)
+    except KeyboardInterrupt:  # during start-up; the demo stopped itself on the way out
+        raise typer.Exit(130) from None
     except OSError as exc:
         raise VhctlError(f"cannot start the demo hub: {exc.strerror or exc}") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if left:
-        typer.echo(f"vhctl demo: warning: threads still running: {', '.join(left)}", err=True)
+    if outcome.leftovers:
+        typer.echo(f"vhctl demo: warning: threads still running: {', '.join(outcome.leftovers)}", err=True)
+    if outcome.problems:
+        for line in outcome.problems:
+            typer.echo(f"vhctl demo: hub rule broken: {line}", err=True)
+        raise VhctlError(f"{len(outcome.problems)} hub-rule violation(s) during the demo (see above)")

@@ -259,14 +259,20 @@ class Demo:
 
     # --- stop ----------------------------------------------------------------------------------
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
         """Shut the hub down the orderly way (OnUnLoad lets the scripts stop their threads and free
-        their ports, F17), then remove the temporary folder."""
+        their ports, F17), then remove the temporary folder. Returns what broke the hub's rules
+        meanwhile (thread-rule violations F58, a crash A13), one line each, for the caller to report."""
         hub, self.hub = self.hub, None
         self._running = False
+        problems: list[str] = []
         if hub is not None:
             hub.shutdown(0)
+            problems = [str(v).splitlines()[0] for v in hub.plugin.violations]
+            if hub.crashed is not None:
+                problems.append(f"the hub crashed: {hub.crashed}")
         shutil.rmtree(self.basedir, ignore_errors=True)
+        return problems
 
     def leftovers(self) -> list[str]:
         """Threads still alive besides the caller's (what a clean stop must not leave behind)."""
@@ -277,20 +283,32 @@ class Demo:
         print(f"vhctl demo: {line}", file=self.err, flush=True)
 
 
+@dataclass
+class DemoOutcome:
+    """How a demo run ended: threads left alive and hub-rule problems (both empty when clean)."""
+
+    leftovers: list[str]
+    problems: list[str]
+
+
 def run(hub_port: int, api_port: int, seconds: Optional[float], mode: str,
-        out: Callable[[str], None], stop: threading.Event, err: TextIO = sys.stderr) -> list[str]:
+        out: Callable[[str], None], stop: threading.Event, err: TextIO = sys.stderr) -> DemoOutcome:
     """Start the demo, print its first lines with ``out``, run until ``stop`` is set or ``seconds``
-    pass, stop cleanly. Returns the names of threads left alive (empty when clean)."""
+    pass, stop cleanly."""
     demo = Demo(hub_port, api_port, mode, err)
+    problems: list[str] = []
     try:
         with contextlib.redirect_stdout(err):   # what scripts print while loading must not come first
             info = demo.start()
         for line in info.lines():
             out(line)
-        stop.wait(seconds)
+        try:
+            stop.wait(seconds)
+        except KeyboardInterrupt:  # Ctrl-C ends the demo like SIGTERM does
+            pass
     finally:
-        demo.stop()
+        problems = demo.stop()
     deadline = time.monotonic() + 3
     while demo.leftovers() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return demo.leftovers()
+    return DemoOutcome(demo.leftovers(), problems)
