@@ -33,4 +33,5 @@ def test_demo_lines_come_once_the_api_shows_the_whole_hub():
         assert f"!api start {info.api_port}: API " in log and "running on" in log, log
         assert OP_NICK not in nicks and MASTER_NICK not in log
     finally:
-        demo.stop()
+        problems = demo.stop()
+    assert problems == []  # no thread-rule violation (F58), no crash (A13) in the whole demo
