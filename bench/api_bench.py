@@ -5,9 +5,13 @@ a real uvicorn on 127.0.0.1) and then:
 1. logins: the hub-thread time our hooks take per login (OnParsedMsgMyINFO + OnUserLogin, the cache
    update included), for the first and the last 10 % of the logins: it must not grow with the count;
 2. ticks: hub-thread time per OnTimer in steady state (all users in the cache, no API load);
-3. reconciliation: the runtime re-reads every user from vh every runtime.reconcile_seconds (default
-   60 s), in slices of the tick budget; one full pass is forced and its ticks timed (the other phases
-   run with reconcile_seconds = 3600 so that they measure the steady state only);
+3. reconciliation: the runtime checks the cache against vh every runtime.reconcile_seconds (default
+   60 s), in slices of runtime.reconcile_slice_ms per tick, and compares the hub's nick and op lists
+   at least every LIST_PASSES passes; that many passes are forced back to back and their ticks timed
+   (the other phases run with reconcile_seconds = 3600 so that they measure the rest only); then
+   ten minutes of the hub's clock pass in 1 s OnTimer steps (the hook's argument, which the cache
+   schedules by, F38) with reconcile_seconds = 60: the steady state a hub sees, reconciliations and
+   robot-list checks included;
 4. load: a load generator in a separate process (keep-alive HTTP/1.1 connections from threads) hits
    /api/stats, then /api/users?limit=100, for --seconds each; meanwhile this process keeps the hub
    busy (a tick and a login + logout every 20 ms) and records (a) the hub-thread time of those hooks
@@ -39,6 +43,7 @@ from typing import Any, Dict, List
 from vhctl.render import render
 from vhctl.sim.hub import Hub
 from vhctl.sim.users import SimUser
+from vhctl_hub.cache import LIST_PASSES
 
 TICK_EVERY = 0.01
 #: runtime.reconcile_seconds for the steady-state phases (the reconciliation is measured on its own).
@@ -181,22 +186,39 @@ def ticks(hub: Hub, timer: HookTimer, n: int, pause: float = 0.002) -> List[int]
     return timer.take("OnTimer")
 
 
-def reconciliation(hub: Hub, timer: HookTimer) -> Dict[str, Any]:
-    """Force one full reconciliation; the OnTimer times until the cache stops working on it."""
-    cache = runtime_of(hub).cache
-    cache.reconcile_seconds = 0.0
-    timer.take("OnTimer")
-    hub.tick()
-    cache.reconcile_seconds = STEADY_RECONCILE
-    quiet = 0
-    while quiet < 20:      # a pass is over when 20 ticks in a row are cheap again
-        hub.tick()
-        time.sleep(0.002)
-        quiet = quiet + 1 if timer.samples["OnTimer"][-1] < 500_000 else 0
-    samples = timer.take("OnTimer")[:-20]
+def tick_summary(samples: List[int]) -> Dict[str, Any]:
     slow = [s for s in samples if s > 1_000_000]
     return {**quantiles(samples), "ticks": len(samples), "ticks_over_1ms": len(slow),
             "max_us": round(max(samples) / 1e3, 1), "total_ms": round(sum(samples) / 1e6, 1)}
+
+
+def reconciliation(hub: Hub, timer: HookTimer) -> Dict[str, Any]:
+    """Force LIST_PASSES reconciliations back to back (so one of them compares the hub's lists); the
+    OnTimer times until the cache has finished them."""
+    cache = runtime_of(hub).cache
+    timer.take("OnTimer")
+    for _ in range(LIST_PASSES):
+        cache.reconcile_seconds = 0.0
+        hub.tick()
+        cache.reconcile_seconds = STEADY_RECONCILE
+        while cache.reconciling:
+            time.sleep(0.002)
+            hub.tick()
+    return tick_summary(timer.take("OnTimer"))
+
+
+def hub_minutes(hub: Hub, timer: HookTimer, minutes: int) -> Dict[str, Any]:
+    """``minutes`` of the hub's clock in 1 s OnTimer steps, reconcile_seconds = 60."""
+    cache = runtime_of(hub).cache
+    cache.reconcile_seconds = 60.0
+    passes = cache.passes
+    timer.take("OnTimer")
+    start = time.time()
+    for second in range(1, 60 * minutes + 1):
+        hub.call(hub.plugin.hook, "OnTimer", start + second)
+        time.sleep(0.001)
+    cache.reconcile_seconds = STEADY_RECONCILE
+    return {**tick_summary(timer.take("OnTimer")), "passes": cache.passes - passes}
 
 
 def busy_hub(hub: Hub, timer: HookTimer, stop: threading.Event) -> Dict[str, List[int]]:
@@ -254,6 +276,7 @@ def measure(count: int, seconds: float, connections: int) -> Dict[str, Any]:
                 "login_first_10pct": quantiles(costs[:tenth]), "login_last_10pct": quantiles(costs[-tenth:]),
                 "tick_steady": quantiles(ticks(hub, timer, 500)),
                 "reconcile": reconciliation(hub, timer),
+                "hub_minutes": hub_minutes(hub, timer, 10),
                 "no_load": phase(hub, timer, seconds),
                 "stats_load": phase(hub, timer, seconds, (url, "/api/stats", connections)),
                 "users_load": phase(hub, timer, seconds, (url, "/api/users?limit=100", connections)),
@@ -275,9 +298,13 @@ def table(results: List[Dict[str, Any]]) -> List[str]:
         lines.append(f"{'login: our hooks, last 10% of logins':<52} {cell(r['login_last_10pct'])}")
         lines.append(f"{'OnTimer, steady state, no API load':<52} {cell(r['tick_steady'])}")
         rec = r["reconcile"]
-        lines.append(f"{'OnTimer during one full reconciliation':<52} {cell(rec)}  "
+        lines.append(f"{f'OnTimer during {LIST_PASSES} reconciliation passes':<52} {cell(rec)}  "
                      f"({rec['ticks']} ticks, {rec['ticks_over_1ms']} over 1 ms, max {rec['max_us']} us, "
                      f"{rec['total_ms']} ms in all)")
+        mins = r["hub_minutes"]
+        lines.append(f"{'OnTimer, 10 min of 1 s ticks, reconcile every 60 s':<52} {cell(mins)}  "
+                     f"({mins['ticks']} ticks, {mins['passes']} passes, {mins['ticks_over_1ms']} over 1 ms, "
+                     f"max {mins['max_us']} us)")
         for key, label in (("no_load", "no API load"), ("stats_load", "/api/stats"),
                            ("users_load", "/api/users?limit=100")):
             load = r[key]

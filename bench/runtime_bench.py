@@ -2,8 +2,8 @@
 
 What it measures (the simulator times every hook dispatch on the hub thread, all scripts together):
 1. idle: a rendered hub_api.py with an idle component that keeps the hub cache, against a bare
-   script whose hooks just ``return 1`` (the floor the plugin itself costs): OnTimer, chat, login,
-   logout, MyINFO, each with 100 users online;
+   script whose hooks (the same set) just ``return 1`` (the floor the plugin itself costs): OnTimer,
+   OnParsedMsgAny (every user message), chat, login, logout, MyINFO, each with 100 users online;
 2. flood: OnTimer while a background thread keeps the main-thread work queue full of no-op items
    (the tick budget, settings.runtime.tick_budget_ms, bounds the time taken).
 
@@ -57,13 +57,14 @@ BARE = '''
 def OnTimer(now): return 1
 def OnUserLogin(nick): return 1
 def OnUserLogout(nick): return 1
+def OnParsedMsgAny(nick, raw): return 1
 def OnParsedMsgMyINFO(nick, desc, tag, speed, email, share): return 1
 def OnParsedMsgChat(nick, text): return 1
 def OnHubCommand(nick, command, user_class, in_pm, prefix): return 1
 def OnUnLoad(code): return 1
 '''
 
-HOOKS = ("OnTimer", "OnParsedMsgChat", "OnUserLogin", "OnUserLogout", "OnParsedMsgMyINFO")
+HOOKS = ("OnTimer", "OnParsedMsgAny", "OnParsedMsgChat", "OnUserLogin", "OnUserLogout", "OnParsedMsgMyINFO")
 
 
 def _script(tmp: Path, component: str, budget_ms: float) -> str:

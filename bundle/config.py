@@ -194,6 +194,8 @@ class RuntimeSettings:
     tick_budget_ms: float = setting(3.0, _number_range(0.1, 100), "main-thread work per OnTimer tick, ms")
     reconcile_seconds: float = setting(60.0, _number_range(1, 3600),
                                        "how often the user cache is checked against the hub")
+    reconcile_slice_ms: float = setting(0.5, _number_range(0.05, 100),
+                                        "main-thread time per OnTimer tick for that check, ms")
     max_line: int = setting(2000, _int_range(64, 65536), "longest text line sent into the hub, characters")
     watchdog_seconds: float = setting(5.0, _number_range(2, 600),
                                       "components stop when the hub has not called OnTimer for this long")

@@ -12,11 +12,13 @@ One ``Runtime`` exists per interpreter that imported ``vhctl_hub``:
 Each component instance has a supervisor thread: it waits until the previous instance of the same
 name let go (``Lease``), starts the component, watches for a newer instance, for the hub no longer
 calling OnTimer (``!pyunload``: UnLoad is never called, F15) and for an explicit stop, then stops it
-and writes its status file.
+and writes its status file. Without OnTimer it cannot tell an unloaded script from a stalled hub,
+except by the ``!pyunload`` command our OnHubCommand saw before the plugin acted on it (F5, F7).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -51,8 +53,11 @@ POLL = 0.1
 LOCK_WAIT = 15.0
 #: Bound on ``Component.stop`` and on joining a component's threads, seconds.
 STOP_TIMEOUT = 5.0
-#: A supervisor whose hub has not called OnTimer for this long gives up for good, seconds.
+#: A supervisor whose hub has not called OnTimer for this long gives up for good, seconds (a stalled
+#: hub may come back before; an unloaded script never does, see ``Runtime.unloaded``).
 GIVE_UP_AFTER = 300.0
+#: Console commands that unload the script they name (F5: only with "!"; F9-F10).
+UNLOAD_COMMANDS = ("pyunload ", "pyreload ")
 #: Share of the tick budget that hooks other than OnTimer may spend on queued work.
 OTHER_HOOK_SHARE = 0.25
 #: How often the hub encoding is read again, seconds.
@@ -97,12 +102,24 @@ class Instance:
         self.lease = lease
         self.slot = slot
         self.stop_reason = ""
+        #: monotonic time of the last `!pyunload`/`!pyreload` naming this script (see Runtime.unloaded)
+        self.unload_asked = float("-inf")
         self.thread = threading.Thread(target=self._supervise, daemon=True,
                                        name=f"vhctl-{ctx.name}-supervisor")
 
     @property
     def name(self) -> str:
         return self.ctx.name
+
+    def named_by(self, target: str) -> bool:
+        """Whether `!pyunload TARGET` means this instance's script (F9): its id, its path (relative
+        to the hub's working folder), or a bare name the plugin looks up in its scripts folder."""
+        script = self.ctx.script_path
+        if target.isdigit():
+            return self.slot is not None and int(target) == self.slot
+        if "/" in target:
+            return os.path.abspath(target) == os.path.abspath(script)
+        return script.endswith("/scripts/" + target)
 
     def retire(self, reason: str) -> None:
         """Ask the supervisor to stop the component for good (any thread)."""
@@ -185,6 +202,9 @@ class Instance:
                 self.stop_reason = "a newer instance took over (reload)"
                 return False
             silence = self.runtime.tick_silence()
+            if self.runtime.unloaded(self):
+                self.stop_reason = "its script was unloaded"
+                return False
             if silence > GIVE_UP_AFTER:
                 return False
             if silence < self.runtime.watchdog_seconds() / 2:
@@ -263,7 +283,7 @@ class Runtime:
         self.cache.reconcile_seconds = self.settings.reconcile_seconds
         self._read_codec(time.monotonic())
         commands = component.commands()
-        slot = self.vh.myid() if self.single else None
+        slot = self.vh.myid()
         instance = Instance(self, component, ctx, commands, Lease(state_dir, ctx.name), slot)
         with self._lock:
             old = self._instances.pop(ctx.name, None)
@@ -296,6 +316,11 @@ class Runtime:
         """Seconds since the last OnTimer."""
         return time.monotonic() - self._last_tick
 
+    def unloaded(self, instance: Instance) -> bool:
+        """A `!pyunload` named the instance's script and no OnTimer came after it: the plugin no
+        longer calls the script (a failed unload, e.g. without the rights, is followed by ticks)."""
+        return instance.unload_asked > self._last_tick
+
     def watchdog_seconds(self) -> float:
         """No OnTimer for this long means the hub no longer calls us (at least 3 timer periods)."""
         return max(self.settings.watchdog_seconds, 3 * self._tick_interval)
@@ -308,7 +333,7 @@ class Runtime:
                         "tick_interval_s": round(self._tick_interval, 3)},
                 "queue": {"done": self.queue.done, "failed": self.queue.failed,
                           "last_error": self.queue.last_error},
-                "hooks": self.stats.summary()}
+                "hooks": self.stats.summary(), "cache": self.cache.summary()}
 
     def guard_hooks(self) -> None:
         """Single mode: keep our hooks in ``__main__`` (any thread; see HookGuard)."""
@@ -372,7 +397,7 @@ class Runtime:
         return verdict
 
     def _after(self, share: float = OTHER_HOOK_SHARE) -> None:
-        self.cache.publish()
+        """End of a hook other than OnTimer: some queued work (the cache publishes on OnTimer only)."""
         self.queue.drain(self.settings.tick_budget_ms / 1000.0 * share)
 
     def _on_timer(self, now: float) -> int:
@@ -392,10 +417,17 @@ class Runtime:
         budget = self.settings.tick_budget_ms / 1000.0
         begun = time.perf_counter()
         if self.cache.active:
-            self.cache.tick(mono, budget / 2 if self.queue.lag()[0] else budget)
+            self.cache.tick(float(now), self._reconcile_slice(budget))
         self.cache.publish()
         self.queue.drain(max(0.0, budget - (time.perf_counter() - begun)))
         return 1
+
+    def _reconcile_slice(self, budget: float) -> float:
+        """Hub-thread time the cache's reconciliation may take in this tick: a small slice, except
+        while the first pass fills the cache (then up to the budget, half of it when work waits)."""
+        if not self.cache.complete:
+            return budget / 2 if self.queue.lag()[0] else budget
+        return min(budget, self.settings.reconcile_slice_ms / 1000.0)
 
     def _on_login(self, nick: str) -> int:
         if self.cache.active:
@@ -427,6 +459,8 @@ class Runtime:
         return 1
 
     def _on_command(self, nick: str, command: str, user_class: int, in_pm: int, prefix: str) -> int:
+        if prefix == "!" and command.startswith(UNLOAD_COMMANDS):
+            self._note_unload(command.partition(" ")[2].strip())
         sets = [i.commands for i in self.instances() if i.commands is not None]
         pm = bool(in_pm)
         verdict = route(sets, nick, command, int(user_class), pm, str(prefix),
@@ -442,6 +476,13 @@ class Runtime:
         for instance in instances:
             instance.thread.join(max(0.0, deadline - time.monotonic()))
         return 1
+
+    def _note_unload(self, target: str) -> None:
+        """An operator's `!pyunload`/`!pyreload TARGET`, seen before the plugin acts on it (F7)."""
+        now = time.monotonic()
+        for instance in self.instances():
+            if instance.named_by(target):
+                instance.unload_asked = now
 
     def _check_slots(self) -> None:
         """Single mode: retire components whose script slot was unloaded (F3, F15)."""

@@ -29,6 +29,8 @@ from vhctl_hub.hublog import log_exception
 from vhctl_hub.snapshot import HubSnapshot
 
 MAX_PORT = 65535
+#: How long `!api start` waits for the runtime to start the component (just after a load), seconds.
+START_WAIT = 3.0
 
 
 def parse_port(text: str) -> Optional[int]:
@@ -58,7 +60,7 @@ class ApiComponent(Component):
         self._keeper_stop = threading.Event()
         self._keeper_thread: Optional[threading.Thread] = None
         self._wanted = True   # an operator's `!api stop` clears it
-        self._active = False  # between the runtime's start() and stop(): only then may a server run
+        self._active = threading.Event()  # set from the runtime's start() to stop(): only then may a server run
         self._confirmed = time.time()
         self._busy = threading.Lock()  # one start/stop at a time
         self.app = self._build_app() if self.stack.error is None else None
@@ -70,7 +72,7 @@ class ApiComponent(Component):
             self.ctx.notice(self.stack.explain())
             return
         with self._busy:
-            self._active = True
+            self._active.set()
             if not self._wanted or self.server.running:
                 return
             try:
@@ -81,7 +83,7 @@ class ApiComponent(Component):
     def stop(self) -> None:
         """Any thread: stop serving, free the port, end our threads."""
         with self._busy:
-            self._active = False
+            self._active.clear()
             self._halt()
 
     def on_tick(self, now: float) -> None:
@@ -157,8 +159,9 @@ class ApiComponent(Component):
 
     def _start_for(self, port: int, reply: Callable[[str], None]) -> None:
         try:
+            self._active.wait(START_WAIT)  # right after `!pyload` the runtime may not have started us yet
             with self._busy:
-                if not self._active:
+                if not self._active.is_set():
                     reply("API not started: the script is starting or stopping right now; try again shortly")
                     return
                 self._wanted = True

@@ -62,9 +62,11 @@ def test_F28_myinfo_login_and_logout_reach_the_api(lab):
     lab.alice.myinfo(share=5)
     wait_until(lambda: get(lab.base + "/api/user/alice").json()["share"] == 5, hub=lab.hub)
     assert get(lab.base + "/api/stats").json()["total_share_bytes"] == lab.hub.total_share == 9876543215
-    lab.hub.login("carol", share=42)
+    lab.hub.login("carol", share=42)   # the API sees it from the next OnTimer (one snapshot per tick)
+    wait_until(lambda: get(lab.base + "/api/user/carol").status_code == 200, hub=lab.hub)
     assert get(lab.base + "/api/user/carol").json()["share"] == 42
     lab.bob.logout()
+    wait_until(lambda: get(lab.base + "/api/user/bob").status_code == 404, hub=lab.hub)
     assert get(lab.base + "/api/user/bob").json() == {"detail": "User 'bob' not found"}
 
 
@@ -79,6 +81,8 @@ def test_F23_F53_non_ascii_and_special_nicks_end_to_end(make_api_hub, mode, hub_
     url = api.url()
     for nick in nicks:
         api.hub.login(nick, share=1, encoding="utf-8")
+    api.hub.tick()   # the API sees logins from the next OnTimer on
+    for nick in nicks:
         answer = get(url + "/api/user/" + quote(nick, safe=""))
         assert answer.status_code == 200 and answer.json()["nick"] == nick, (nick, answer.text)
 

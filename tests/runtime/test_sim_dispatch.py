@@ -201,6 +201,9 @@ def test_watchdog_pauses_without_ticks_and_resumes(make_hub, scripts):
     port = free_port()
     sid = load(hub, scripts.hub_api(scripts.config(port=port, extra="[runtime]\nwatchdog_seconds = 2\n")))
     echo = wait_until(lambda: component(hub, sid, "echo").port and component(hub, sid, "echo"))
+    op = hub.login("op", user_class=3)   # below plugin_mod_class: the unload fails (F6), ticks go on
+    assert hub.call(op.command_reply, f"!pyunload {sid}") == "You have no rights to do this."
+    ticks(hub, 1)
     wait_until(lambda: _port_closed(port), timeout=6)  # nobody ticks: the hub "stopped calling us"
     assert wait_until(lambda: read_status(scripts.state_dir, "echo")["state"] == "paused")
     hub.tick()
@@ -219,3 +222,18 @@ def test_F17_threads_are_daemons_and_OnUnLoad_stops_everything(make_hub, scripts
     status = read_status(scripts.state_dir, "echo")
     assert status["state"] == "stopped" and "OnUnLoad" in status["stop_reason"]
     assert runtime_of(hub, sid).instances() == []
+
+
+def test_F15_after_pyunload_of_the_last_script_its_supervisor_ends(make_hub, scripts):
+    """No script of ours is left, so nothing calls our hooks: the watchdog stops the component, and
+    the supervisor ends instead of waiting for ticks (the hub saw our `!pyunload` first, F7)."""
+    hub = make_hub()
+    port = free_port()
+    sid = load(hub, scripts.hub_api(scripts.config(port=port, extra="[runtime]\nwatchdog_seconds = 2\n")))
+    wait_until(lambda: component(hub, sid, "echo").port)
+    ticks(hub, 1)
+    assert "stopped" in hub.pyunload(sid)
+    status = wait_until(lambda: (s := read_status(scripts.state_dir, "echo")) and s["state"] == "stopped" and s,
+                        timeout=20)
+    assert status["stop_reason"] == "its script was unloaded" and _port_closed(port)
+    wait_until(lambda: "vhctl-echo-supervisor" not in [t.name for t in threading.enumerate()])
