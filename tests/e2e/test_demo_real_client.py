@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "sim_hub"))
 from test_hub_real_client import PYLIST_EMPTY, Microdc2  # noqa: E402
 from test_hub_real_client import microdc2  # noqa: E402,F401 - the fixture that starts Microdc2
 
-from vhctl.sim.demo import port_open  # noqa: E402
+from vhctl.demo import port_open  # noqa: E402
 
 T = TypeVar("T")
 MIB = 1024 ** 2

@@ -1,4 +1,4 @@
-"""`vhctl demo`'s setup (vhctl/sim/demo.py) as a DC client and an API user see it: once its lines are
+"""`vhctl demo`'s setup (vhctl/demo.py) as a DC client and an API user see it: once its lines are
 printed the API shows the whole hub, operators included, and no account of the test harness."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import io
 import json
 import urllib.request
 
-from vhctl.sim.demo import _PEOPLE, OP_NICK, Demo
+from vhctl.demo import _PEOPLE, OP_NICK, Demo
 from vhctl.sim.hub import MASTER_NICK
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from simhub_helpers import RawClient
 
-from vhctl.sim.demo import port_open
+from vhctl.demo import port_open
 
 
 def test_demo_for_3_seconds(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str) -> N
             raise VhctlError(f"{name} must be a port number from 0 to 65535")
     if seconds is not None and seconds < 0:
         raise VhctlError("--for must not be negative")
-    from vhctl.sim import demo as sim_demo
+    from vhctl import demo as sim_demo
 
     stop = threading.Event()
 

@@ -3,7 +3,8 @@
 It is product code (it powers `vhctl demo`), built from ``../shared/spec/vh-plugin.md`` (F1-F70) and
 ``real-hub-observations.md`` (A1-A14; where they differ the observation wins). Where the real plugin
 is broken or surprising, the simulator is broken or surprising in the same way. It never imports
-``vhctl_hub``: it hosts scripts that do.
+``vhctl_hub``: it hosts scripts that do. (The demo hub, which renders our scripts, is
+``vhctl.demo``, outside this package.)
 
 Modules and their one job each:
 
@@ -24,7 +25,6 @@ Modules and their one job each:
               module isolation and PyO3's refusal to load twice (A10).
 - ``vh_api``  the ``vh`` module each script imports (F14, F44-F58), bugs included.
 - ``guard``   violations (thread rule F58, fatal crashes A13) and per-hook hub-thread timings.
-- ``demo``    the demo hub behind `vhctl demo`.
 
 Contract between the hub core and the plugin (both run on the hub's main thread only):
 

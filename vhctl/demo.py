@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, TextIO
 
+from vhctl import configfile
+from vhctl.errors import VhctlError
+from vhctl.scripts import render_script
 from vhctl.sim.hub import Hub, LoginError
 from vhctl.sim.users import SimUser
 
@@ -152,28 +155,20 @@ class Demo:
             self._note(f"demo user {nick} could not log in: {exc}")
 
     def _render_api_script(self) -> Optional[Path]:
-        """hub_api.py rendered for this demo (the API on 127.0.0.1), or None if it cannot be."""
-        try:
-            from vhctl import configfile
-            from vhctl.render import render
-        except ImportError as exc:  # pragma: no cover - part of vhctl itself
-            self._note(f"cannot render the hub scripts: {exc}")
-            return None
+        """hub_api.py rendered for this demo (the API on 127.0.0.1, vhctl's own environment as the
+        hub venv), exactly as `vhctl render` would write it; None if it cannot be."""
         config_file = self.basedir / "vhctl.toml"
         folder = self.basedir / "rendered"
         folder.mkdir()
-        site_packages = sysconfig.get_paths()["purelib"]
-        python = "%d.%d" % sys.version_info[:2]
         try:
-            configfile.update(config_file, {
+            settings = configfile.update(config_file, {
                 "hub.scripts_dir": str(folder), "hub.venv": sys.prefix,
-                "hub.site_packages": site_packages, "hub.python": python,
+                "hub.site_packages": sysconfig.get_paths()["purelib"],
+                "hub.python": "%d.%d" % sys.version_info[:2],
                 "hub.plugin_mode": self.mode, "hub.state_dir": str(self.basedir / "state"),
                 "api.host": "127.0.0.1", "api.port": self.api_port})
-            text = render("hub_api.py", {"venv": sys.prefix, "site_packages": site_packages,
-                                         "python": python, "config_file": str(config_file),
-                                         "component": "api"})
-        except Exception as exc:  # noqa: BLE001 - a demo without the API still demonstrates the hub
+            text = render_script("hub_api.py", settings, config_file)
+        except VhctlError as exc:  # a demo without the API still demonstrates the hub
             self._note(f"cannot render hub_api.py: {exc}")
             return None
         script = folder / "hub_api.py"
