@@ -26,7 +26,8 @@ class HookGuard:
         self.foreign: Dict[str, Callable[..., Any]] = {}
         # Until one of our scripts' own functions was seen, a runtime-made equivalent stands in.
         self._ours: Dict[str, Callable[..., Any]] = {name: make_hook(name) for name in self.hooks}
-        self._made = set(id(fn) for fn in self._ours.values())
+        # Keyed by id but holding the functions: a freed function's id could be reused by another.
+        self._made: Dict[int, Callable[..., Any]] = {id(fn): fn for fn in self._ours.values()}
         self._files: Set[str] = set()
         self._globals: Optional[Dict[str, Any]] = None
 
