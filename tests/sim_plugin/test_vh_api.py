@@ -348,6 +348,23 @@ def test_F49_19_getuserhost_blocks_the_hub_thread_and_is_counted(hub: Hub, runne
     assert blocked["count"] == 2 and blocked["median_us"] >= 10_000
 
 
+def test_F49_19_getuserhost_with_dns_lookup_on_returns_the_host_resolved_at_connect(hub: Hub,
+                                                                                    runner: int) -> None:
+    """script_api GetUserHost: only with mUseDNS off (dns_lookup = 0) does it look up on the call;
+    with dns_lookup = 1 each connection was resolved when it connected, and the call does not block."""
+    hub.dns_delay = 0.01
+    assert hub.call(hub.set_config, "config", "dns_lookup", "1")
+    hub.login("carol", ip="198.51.100.9", host="carol.example.net")
+    hub.login("dave", ip="198.51.100.10")                  # nothing to resolve it to
+    assert run(hub, runner, lambda vh: [vh.GetUserHost("carol"), vh.GetUserHost("dave"),
+                                        vh.GetUserHost("Verlihub")]) == ["carol.example.net", None, None]
+    assert "GetUserHost" not in hub.plugin.blocking_stats()
+    assert hub.call(hub.set_config, "config", "dns_lookup", "0")
+    hub.login("erin", ip="198.51.100.11", host="erin.example.net")   # connected with dns_lookup off
+    assert run(hub, runner, lambda vh: vh.GetUserHost("erin")) == "erin.example.net"  # looked up now
+    assert hub.plugin.blocking_stats()["GetUserHost"]["count"] == 1
+
+
 def test_F49_53_user_restrictions_takes_keywords(hub: Hub, runner: int, lab: dict) -> None:
     got = run(hub, runner, lambda vh: [vh.UserRestrictions("alice", nochat="1h"),
                                        vh.UserRestrictions("alice", nochat="bad"),

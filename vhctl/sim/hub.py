@@ -112,6 +112,9 @@ class Conn:
         self.pending: list[str] = []
         self.connected_at = time.monotonic()
         self.last_send = self.connected_at
+        #: AddrHost: resolved at connect when the hub's dns_lookup is on (cAsyncConn), else by
+        #: vh.GetUserHost's own lookup (F49.19); "" when unresolved.
+        self.host = hub.reverse_lookup(ip) if hub.dns_lookup else ""
 
     @property
     def nick(self) -> str:
@@ -179,6 +182,8 @@ class Hub:
         self.listen_host = listen_host
         self.port: Optional[int] = None
         self.geo = Geo()
+        #: ip -> host name for the simulator's reverse DNS (see ``reverse_lookup``).
+        self.reverse_dns: dict[str, str] = {}
         self.stderr_lines: list[str] = []
         self.errors: list[str] = []      # the simulator's own bugs (exceptions in hub code)
         self.crashed: Optional[str] = None
@@ -337,9 +342,9 @@ class Hub:
 
     def new_conn(self, transport: Any, ip: str, cc: Optional[str], discard: bool) -> Conn:
         """A connection over a simulated transport (``users``); runs OnNewConn and sends $Lock."""
-        conn = Conn(self, transport, ip, cc, discard)
         if cc:
             self.geo.declare(ip, cc)
+        conn = Conn(self, transport, ip, cc, discard)
         self.proto.on_connect(conn)
         return conn
 
@@ -468,8 +473,25 @@ class Hub:
         user = self.users.get(nick)
         return None if user is None or user.robot else user.cc
 
-    def user_host(self, nick: str) -> Optional[str]:
-        return None if self.online(nick) is None else ""
+    @property
+    def dns_lookup(self) -> bool:
+        """The hub variable dns_lookup (mUseDNS): resolve each connection's host when it connects."""
+        return self.config.get("dns_lookup") == "1"
+
+    def reverse_lookup(self, ip: str) -> str:
+        """The simulator's resolver: the names declared with ``login(host=...)``, else "" (A5: the
+        lab hub resolved nothing for 127.0.0.1)."""
+        return self.reverse_dns.get(ip, "")
+
+    def user_host(self, nick: str, lookup: bool) -> Optional[str]:
+        """AddrHost of a connected user, after resolving it now if ``lookup`` (the plugin's
+        GetUserHost with dns_lookup off); None for robots and unknown nicks."""
+        user = self.online(nick)
+        if user is None:
+            return None
+        if lookup:
+            user.conn.host = self.reverse_lookup(user.conn.ip)
+        return user.conn.host
 
     def user_hub_url(self, nick: str) -> Optional[str]:
         user = self.online(nick)

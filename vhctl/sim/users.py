@@ -26,7 +26,7 @@ DEFAULT_TAG = "<++ V:0.868,M:A,H:1/0/0,S:3>"
 
 LOGIN_DEFAULTS: dict[str, Any] = {
     "user_class": 0, "share": 1234567890, "desc": "d", "tag": DEFAULT_TAG, "speed": "100\x01",
-    "email": "", "ip": "127.0.0.1", "cc": "L1", "password": None, "record": True,
+    "email": "", "ip": "127.0.0.1", "cc": "L1", "host": None, "password": None, "record": True,
     "supports": DEFAULT_SUPPORTS, "encoding": "utf-8", "check": True, "version": "1,0091",
 }
 
@@ -72,6 +72,8 @@ class SimUser:
             hub.register(nick, opts["user_class"], password)
         elif nick in hub.reg and password is None:
             password = hub.reg[nick].password
+        if opts["host"] is not None:
+            hub.reverse_dns[opts["ip"]] = opts["host"]
         transport = SimTransport()
         conn = hub.new_conn(transport, opts["ip"], opts["cc"], discard=not opts["record"])
         user = cls(hub, nick, conn, transport, opts)

@@ -258,14 +258,18 @@ class VhApi:
         return tuple(self.text.from_hub(p) if p else "" for p in parts)
 
     def _get_user_host(self, nick: Optional[str]) -> Optional[str]:
-        """F49.19: with hub DNS off, a blocking reverse lookup on the hub thread, every call."""
-        host = None if nick is None else self._hub.user_host(nick)
-        if host == "":
+        """F49.19: with the hub's dns_lookup off, a blocking reverse lookup on the hub thread, every
+        call; with it on, the host resolved when the user connected (script_api GetUserHost)."""
+        if nick is None:
+            return None
+        hub = self._hub
+        lookup = not hub.dns_lookup and hub.online(nick) is not None
+        if lookup:
             started = time.perf_counter_ns()
-            time.sleep(self._hub.dns_delay)
+            time.sleep(hub.dns_delay)
             self.blocking.setdefault("GetUserHost", Histogram()).add(
                 time.perf_counter_ns() - started)
-        return host
+        return hub.user_host(nick, lookup)
 
     def _get_config(self, conf: Optional[str], var: Optional[str],
                     default: Optional[str]) -> Optional[str]:
