@@ -29,8 +29,11 @@ Cost on the hub thread, whatever the number of users:
 Strings: hook arguments are raw bytes read as UTF-8, vh results are converted from the hub encoding
 (F23, F53-F55); ``HubCodec`` maps both to one displayed form, the cache's keys. vh is asked with the
 vh-side nick. Share comes from ``GetMyINFO()[5]`` (F49.10), totals from ``GetUsersCount`` and
-``GetTotalShareSize`` (a str, F49.47-48, F67-F68). ``vh.GetUserHost`` is never called: it may block
-the hub thread on reverse DNS (F49.19).
+``GetTotalShareSize`` (a str, F49.47-48, F67-F68). ``vh.GetUserHost`` is called only when the hub's
+``dns_lookup`` is on: then the hub resolved each host when the user connected and the call returns it;
+with it off (the default) the call would block the hub thread on a reverse DNS lookup, every time
+(F49.19, script_api.cpp), so ``host`` stays null. The setting is read with the hub's other settings
+(every reconciliation); users already cached keep what they had.
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ class HubCache:
         self._bots: Tuple[str, ...] = ()      # displayed nicks
         self._ops: Dict[str, None] = {}       # displayed nicks, in the hub's order (an ordered set)
         self._oplist_class = OP_CLASS
+        #: The hub's dns_lookup: hosts were resolved at connect and vh.GetUserHost does not block.
+        self._hub_resolves = False
         self._counters = (0, 0)
         self._countries: Dict[str, Optional[str]] = {}
         self._complete = False
@@ -231,6 +236,7 @@ class HubCache:
         if hub != self._hub:
             self._hub = hub
             self._dirty = True
+        self._hub_resolves = get("dns_lookup") == "1"
         text = get("oplist_class")
         oplist_class = int(text) if text.lstrip("-").isdigit() else OP_CLASS
         if oplist_class != self._oplist_class:  # rare (a hub setting): one O(n) pass over the users
@@ -290,9 +296,10 @@ class HubCache:
         try:
             ip = self._vh.call("GetUserIP", vh_nick)
             cc = self._vh.call("GetUserCC", vh_nick)
+            host = self._vh.call("GetUserHost", vh_nick) if self._hub_resolves else None
         except UnicodeError:
             return None
-        return UserInfo(nick=self._codec().display(vh_nick), ip=ip, host=None, country_code=cc,
+        return UserInfo(nick=self._codec().display(vh_nick), ip=ip, host=host or None, country_code=cc,
                         country=self._country(cc, ip), login_time=login_time, **fields), blind
 
     def _verify(self, nick: str) -> int:

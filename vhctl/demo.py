@@ -129,7 +129,8 @@ class Demo:
     def start(self) -> DemoInfo:
         hub = Hub(self.basedir / "hub", mode=self.mode, listen_port=self.hub_port, config={
                       "hub_name": "vhctl demo hub", "hub_desc": "A simulated Verlihub 1.7 for vhctl",
-                      "hub_topic": "Welcome! This hub is a simulation run by `vhctl demo`."})
+                      "hub_topic": "Welcome! This hub is a simulation run by `vhctl demo`.",
+                      "dns_lookup": "1"})  # hosts resolved at connect: the API can show them
         self.hub = hub
         hub.start()
         self._running = True
@@ -144,13 +145,15 @@ class Demo:
 
     def _join(self, nick: str, cls: int, cc: str, tag: str, speed: str, gib: int) -> None:
         assert self.hub is not None
-        ip = f"203.0.113.{len(self.users) + 10}"
+        number = len(self.users) + 10
+        ip = f"203.0.113.{number}"
         share = gib * _GB + self.rng.randint(0, _GB - 1) if gib else 0
         email = f"{nick.lower().replace('.', '_')}@example.org" if self.rng.random() < 0.3 else ""
         try:
             self.users[nick] = self.hub.login(
                 nick, user_class=cls, share=share, desc=self.rng.choice(["", "", "hi", "24/7"]),
-                tag=tag, speed=speed + "\x01", email=email, ip=ip, cc=cc, record=False)
+                tag=tag, speed=speed + "\x01", email=email, ip=ip, cc=cc, record=False,
+                host=f"peer{number}.{cc.lower()}.example.net")
         except LoginError as exc:
             self._note(f"demo user {nick} could not log in: {exc}")
 

@@ -57,6 +57,24 @@ def test_users_online_before_the_load_are_reconciled(make_hub, scripts):
     assert hub.plugin.vh_calls["GetUserHost"] == 0  # never blocking DNS on the hub thread
 
 
+def test_F49_19_host_comes_from_the_hub_only_when_its_dns_lookup_is_on(make_hub, scripts):
+    """With dns_lookup = 1 the hub resolved each host when the user connected and GetUserHost returns
+    it without blocking (script_api.cpp); the cache then reads it. Off (the default): never asked."""
+    hub = make_hub(config={"dns_lookup": "1"})
+    hub.dns_delay = 0.5                       # a blocking lookup would show in the stats and the time
+    hub.login("carol", ip="198.51.100.9", host="carol.example.net")
+    _, echo = _echo(hub, scripts)
+    ticks(hub, 1)
+    hub.login("dave", ip="198.51.100.10", host="dave.example.net")
+    hub.login("erin", ip="198.51.100.11")      # nothing to resolve it to
+    ticks(hub, 1)
+    users = echo.ctx.cache.snapshot().users
+    assert (users["carol"].host, users["dave"].host, users["erin"].host) == \
+        ("carol.example.net", "dave.example.net", None)
+    assert hub.plugin.vh_calls["GetUserHost"] >= 3
+    assert "GetUserHost" not in hub.plugin.blocking_stats()
+
+
 def test_hooks_keep_the_cache_current_and_feed_events(make_hub, scripts):
     hub = make_hub()
     _, echo = _echo(hub, scripts)
