@@ -81,7 +81,8 @@ def test_A10_fastapi_reload_in_sub_mode_still_loads_and_says_why(make_hub, scrip
             "-DPYTHON_USE_SINGLE_INTERPRETER=ON")
     assert f"vhctl: {line}" in capfd.readouterr().err.splitlines()
     assert f"$To: op From: OpChat $<OpChat> vhctl {line}" in op.protocol_messages()
-    assert read_status(scripts.state_dir, "api")["last_error"] == line
+    # the supervisor writes the status file a moment later (off the hub thread)
+    wait_until(lambda: (read_status(scripts.state_dir, "api") or {}).get("last_error") == line)
 
 
 def test_runtime_never_imports_pydantic_or_fastapi():
