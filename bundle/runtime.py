@@ -78,10 +78,15 @@ def plugin_verdict(value: Any) -> int:
     return 1
 
 
+#: How compiled modules refuse a second interpreter: PyO3 (pydantic-core, A10) and Cython 3
+#: (httptools, uvicorn's HTTP parser).
+ONCE_PER_PROCESS = ("subinterpreter", "interpreter change detected")
+
+
 def describe_start_error(name: str, exc: BaseException) -> str:
     """One line for the operator about a component that could not start."""
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ImportError) and "subinterpreter" in str(exc).lower():
+    if isinstance(exc, ImportError) and any(m in str(exc).lower() for m in ONCE_PER_PROCESS):
         return (f"{name} cannot start: FastAPI/pydantic import only once per hub process in the plugin's "
                 "sub-interpreter mode (A10); restart the hub, or rebuild the plugin with "
                 "-DPYTHON_USE_SINGLE_INTERPRETER=ON")

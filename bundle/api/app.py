@@ -12,7 +12,6 @@ the responses in /docs; they are never used to serialize.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from starlette.middleware.cors import CORSMiddleware
 from vhctl_hub import __version__
 from vhctl_hub.api import sse
 from vhctl_hub.api.auth import AuthResult, TokenKeeper
-from vhctl_hub.api.budget import HandlingBudget
+from vhctl_hub.api.pacer import Pacer
 from vhctl_hub.api.metrics import RequestCounter, render
 from vhctl_hub.api.views import PRIVATE_FIELDS, Body, SnapshotView, Views, dumps, iso_utc
 from vhctl_hub.config import ApiSettings
@@ -171,7 +170,7 @@ class AppDeps:
     cache_age: Callable[[HubSnapshot], float]
     health: Callable[[], Optional[Mapping[str, Any]]]
     stopping: Callable[[], threading.Event]  # the current server run's stop signal
-    budget: HandlingBudget = field(default_factory=HandlingBudget)
+    pacer: Pacer = field(default_factory=Pacer)
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -185,33 +184,28 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 
 class _Middleware:
-    """Keeps request handling within its budget (``budget``); counts requests by route template and
-    status; adds ``X-Content-Type-Options: nosniff``.
+    """Paces the server thread before each request (``pacer``: the hub thread gets the GIL at once);
+    counts requests by route template and status; adds ``X-Content-Type-Options: nosniff``.
 
-    A plain ASGI middleware (Starlette's BaseHTTPMiddleware costs a task per request). Handling time
-    is counted up to the start of the response, so a long event stream does not count."""
+    A plain ASGI middleware (Starlette's BaseHTTPMiddleware costs a task per request)."""
 
-    def __init__(self, app: Any, requests: RequestCounter, budget: HandlingBudget) -> None:
+    def __init__(self, app: Any, requests: RequestCounter, pacer: Pacer) -> None:
         self.app = app
         self.requests = requests
-        self.budget = budget
+        self.pacer = pacer
 
     async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wait = self.budget.delay()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        self.pacer.pace()
         status = 500
-        began = time.perf_counter()
 
         async def send_wrapper(message: Dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]
-                self.budget.spend(time.perf_counter() - began)
             await send(message)
 
         try:
@@ -346,13 +340,13 @@ def build_app(deps: AppDeps) -> FastAPI:
     async def metrics(request: Request) -> Response:
         auth(request)
         snapshot = deps.views.current().snapshot
-        text = render(snapshot, deps.cache_age(snapshot), deps.requests, deps.health(), deps.budget.waited)
+        text = render(snapshot, deps.cache_age(snapshot), deps.requests, deps.health(), deps.pacer.paused)
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET"],
                            allow_headers=["Authorization", "If-None-Match", "Last-Event-ID"],
                            expose_headers=["ETag"], allow_credentials=False)
-    app.add_middleware(_Middleware, requests=deps.requests, budget=deps.budget)
+    app.add_middleware(_Middleware, requests=deps.requests, pacer=deps.pacer)
     app.openapi()
     return app

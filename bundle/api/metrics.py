@@ -51,9 +51,9 @@ class _Text:
 
 
 def render(snapshot: HubSnapshot, cache_age: float, requests: RequestCounter,
-           health: Optional[Mapping[str, Any]], throttled: float) -> bytes:
+           health: Optional[Mapping[str, Any]], paused: float) -> bytes:
     """The whole exposition; ``health`` is the runtime's lag/hooks section (None if unknown),
-    ``throttled`` the seconds requests waited for the handling budget."""
+    ``paused`` the seconds the server thread paused to hand the GIL to the hub thread."""
     out = _Text()
     out.metric("vhctl_hub_users_online", "gauge", "Users online per the hub (vh.GetUsersCount: connections, "
                "no bots, may include users still logging in).", [({}, snapshot.users_online)])
@@ -67,8 +67,8 @@ def render(snapshot: HubSnapshot, cache_age: float, requests: RequestCounter,
     out.metric("vhctl_api_requests_total", "counter", "HTTP requests served, by route and status.",
                [({"endpoint": e, "status": str(s)}, n)
                 for (e, s), n in sorted(list(requests.counts.items()))])
-    out.metric("vhctl_api_throttled_seconds_total", "counter", "Seconds requests waited so that request "
-               "handling leaves the GIL to the hub thread.", [({}, round(throttled, 6))])
+    out.metric("vhctl_api_paused_seconds_total", "counter", "Seconds the API's server thread paused between "
+               "requests to hand the GIL to the hub thread.", [({}, round(paused, 6))])
     if health:
         hooks = health.get("hooks") or {}
         rows = sorted(hooks.items())

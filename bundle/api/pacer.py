@@ -1,10 +1,20 @@
-"""A cap on how much of the interpreter the API's request handling may take.
+"""Pauses that hand the GIL to the hub thread while the API is busy.
 
-The API thread and the hub thread share one GIL (and, on small hub machines, one or two CPUs). Under a
-request flood the API thread would hold the GIL nearly all the time and every hook would queue behind
-it. With this budget, request handling (routing and handlers, up to the start of the response) takes
-at most ``share`` of each ``window``; beyond that, requests wait for the next window: a flood gets
-slower answers, the hub keeps its pace. Measured effect: bench/api_bench.py.
+The API's server thread and the hub's main thread share one GIL. In a real hub the main thread runs
+C++ without the GIL and takes it on each hook entry (F24, F57). If the server thread is busy, CPython
+makes that entry wait for the switch interval (then asks the holder to drop the GIL), and on a
+multi-core machine the waiting thread usually loses the race whenever the busy thread releases the GIL
+for a moment (a socket write), because the releaser takes it back before the waiter has woken up.
+
+So the server thread hands the GIL over on purpose: after every ``slice`` seconds of its own CPU time
+(``time.thread_time``: parsing, handlers and writes all count), it sleeps ``nap`` seconds before the
+next request. The sleep is a blocking ``time.sleep`` on the event-loop thread, deliberately: an
+``asyncio.sleep`` would let the loop go on with other connections, holding the GIL; a blocking sleep
+holds nothing, so a hook that is waiting starts at once. This bounds how long a hook entry waits for a
+busy API by about ``slice`` instead of the switch interval plus scheduling, and caps the server thread
+at ``slice / (slice + nap)`` of a CPU. Measured in bench/api_bench.py (README, Performance): a coarse
+budget (half of every 50 ms) was tried first and made the tail worse; a thread busy for tens of
+milliseconds, then idle, is the worst case for a waiting thread's wake-up.
 """
 
 from __future__ import annotations
@@ -12,37 +22,30 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-#: Share of each window that request handling may use.
-SHARE = 0.5
-#: Window length, seconds.
-WINDOW = 0.05
+#: Server-thread CPU time between two pauses, seconds.
+SLICE = 0.0003
+#: Length of a pause, seconds.
+NAP = 0.00015
 
 
-class HandlingBudget:
-    """Used from the event-loop thread only."""
+class Pacer:
+    """Used from the server's event-loop thread only (its CPU clock is the one that counts)."""
 
-    def __init__(self, share: float = SHARE, window: float = WINDOW,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
-        self.share = share
-        self.window = window
-        self._clock = clock
-        self._window_start = clock()
-        self._spent = 0.0
-        #: Seconds requests were held back in all (for /metrics).
-        self.waited = 0.0
+    def __init__(self, slice_s: float = SLICE, nap_s: float = NAP,
+                 cpu_clock: Callable[[], float] = time.thread_time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.slice = slice_s
+        self.nap = nap_s
+        self._cpu_clock = cpu_clock
+        self._sleep = sleep
+        self._cpu_at_pause = cpu_clock()
+        #: Seconds the server thread has paused in all (for /metrics).
+        self.paused = 0.0
 
-    def delay(self) -> float:
-        """How long the next request should wait, seconds (0.0 within the budget)."""
-        now = self._clock()
-        if now - self._window_start >= self.window:
-            self._window_start, self._spent = now, 0.0
-            return 0.0
-        if self._spent < self.share * self.window:
-            return 0.0
-        wait = self._window_start + self.window - now
-        self.waited += wait
-        return wait
-
-    def spend(self, seconds: float) -> None:
-        """Count ``seconds`` of request handling."""
-        self._spent += seconds
+    def pace(self) -> None:
+        """Between requests: pause if the thread has used up its slice since the last pause."""
+        if self._cpu_clock() - self._cpu_at_pause < self.slice:
+            return
+        self._sleep(self.nap)
+        self.paused += self.nap
+        self._cpu_at_pause = self._cpu_clock()

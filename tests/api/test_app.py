@@ -195,7 +195,7 @@ def test_metrics_are_prometheus_text_with_requests_by_route_and_hook_times(lab):
     assert 'vhctl_hub_hook_calls_total{hook="OnTimer"} 10' in text
     assert 'vhctl_hub_hook_seconds_total{hook="OnTimer"} 0.0004' in text
     assert "vhctl_hub_queue_length 2" in text and "vhctl_api_cache_age_seconds 0.25" in text
-    assert "vhctl_api_throttled_seconds_total " in text
+    assert "vhctl_api_paused_seconds_total " in text
     assert lab.get("/metrics").headers["content-type"].startswith("text/plain; version=0.0.4")
 
 

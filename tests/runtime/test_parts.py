@@ -18,6 +18,7 @@ from vhctl_hub.dedup import EventDeduper
 from vhctl_hub.events import EventFeed
 from vhctl_hub.hookguard import HookGuard
 from vhctl_hub.lease import Lease
+from vhctl_hub.runtime import describe_start_error
 from vhctl_hub.runtime import HOOKS, plugin_verdict
 from vhctl_hub.status import StatusBoard, read_status, scrub, status_path
 from vhctl_hub.workqueue import QueueFull, WorkQueue
@@ -295,3 +296,13 @@ def test_hub_api_template_is_short_and_defines_exactly_the_runtime_hooks():
     assert defined - {"_cannot_load"} == set(HOOKS)
     for word in ("token", "password", "secret"):
         assert word not in text.lower()
+
+
+def test_A10_compiled_modules_that_refuse_a_second_interpreter_get_the_sub_mode_explanation():
+    """pydantic-core (PyO3) and httptools (Cython 3) refuse a second sub-interpreter in their own
+    words; both become the same one line for the operator."""
+    for message in ("PyO3 modules do not yet support subinterpreters, see https://github.com/PyO3/pyo3/issues/576",
+                    "Interpreter change detected - this module can only be loaded into one interpreter per process."):
+        line = describe_start_error("api", ImportError(message))
+        assert "sub-interpreter mode (A10)" in line and "PYTHON_USE_SINGLE_INTERPRETER=ON" in line
+    assert describe_start_error("api", ImportError("no module x")) == "api cannot start: ImportError: no module x"
