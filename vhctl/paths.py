@@ -48,6 +48,12 @@ def default_hub_venv(config: Path) -> Path:
     return data_dir() / "hub-venv"
 
 
+def install_lock_file(venv: Path) -> Path:
+    """The lock `vhctl install` holds while it works on ``venv`` (beside it: the venv may not exist)."""
+    venv = Path(os.path.abspath(Path(venv).expanduser()))
+    return venv.parent / f".{venv.name}.vhctl-install.lock"
+
+
 def default_scripts_dir(config: Path) -> Path:
     """Where rendered scripts go when the config names no scripts folder."""
     if config == SYSTEM_CONFIG:

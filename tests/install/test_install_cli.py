@@ -3,14 +3,21 @@ a quick second run, and one-line refusals that leave nothing half-installed (F1,
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import REPO
 from vhctl_hub.config import load_settings
+
+from vhctl.errors import VhctlError
+from vhctl.installlock import install_lock
+from vhctl.output import Progress
 
 THIS = f"{sys.version_info.major}.{sys.version_info.minor}"
 OTHER = "3.9" if THIS != "3.9" else "3.10"
@@ -47,7 +54,7 @@ def test_F1_first_install_builds_a_working_venv_and_records_it(hub_venv) -> None
     assert "[1/5]" in hub_venv.first.stderr and "Collecting fastapi" in hub_venv.first.stderr
     print(f"first install: {hub_venv.first.seconds:.1f} s")
 
-    hub_file = venv_python(venv, "import vhctl_hub, fastapi, uvicorn, requests, keyring; print(vhctl_hub.__file__)")
+    hub_file = venv_python(venv, "import vhctl_hub, fastapi, uvicorn, httptools, requests, keyring; print(vhctl_hub.__file__)")
     assert Path(hub_file).parent == site / "vhctl_hub"
     cli_only = venv_python(venv, "import importlib.util as u; "
                                  "print([n for n in ('typer', 'tomlkit', 'platformdirs', 'vhctl') if u.find_spec(n)])")
@@ -59,7 +66,7 @@ def test_the_hub_package_has_a_dist_info_pip_understands(hub_venv) -> None:
     venv = hub_venv.venv
     shown = subprocess.run([str(venv / "bin" / "python"), "-I", "-m", "pip", "show", "-f", "vhctl-hub"],
                            capture_output=True, text=True, check=True).stdout
-    assert "Version: 0.1.0" in shown and "Requires: fastapi, keyring, requests, uvicorn" in shown
+    assert "Version: 0.1.0" in shown and "Requires: fastapi, httptools, keyring, requests, uvicorn" in shown
     site = Path(hub_venv.first.json()["site_packages"])
     record = next(site.glob("vhctl_hub-*.dist-info")).joinpath("RECORD").read_text()
     assert "vhctl_hub/requirements.txt,sha256=" in record and "__pycache__" not in record
@@ -77,6 +84,27 @@ def test_second_run_changes_nothing_and_reuses_the_recorded_venv(hub_venv, vhctl
     assert (marker.stat().st_mtime_ns, hub_venv.config.read_bytes()) == before
     assert not list(hub_venv.config.parent.glob("config.toml.bak-*"))
     print(f"second install: {run.seconds:.1f} s (first {hub_venv.first.seconds:.1f} s)")
+
+
+@pytest.mark.slow
+def test_a_second_install_of_the_same_venv_waits_for_the_first(hub_venv) -> None:
+    """While one install holds the venv's lock, another says whom it waits for, then finds the venv
+    complete and changes nothing."""
+    with install_lock(hub_venv.venv, Progress(total=1, quiet=True)):
+        second = subprocess.Popen([sys.executable, "-m", "vhctl", "--config", str(hub_venv.config),
+                                   "install", "--json"], cwd=REPO, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        seen = []
+        for line in second.stderr:
+            seen.append(line)
+            if "waiting for another vhctl install" in line:
+                break
+        assert f"(pid {os.getpid()})" in seen[-1], seen
+        time.sleep(0.5)
+        assert second.poll() is None  # still waiting
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, "".join(seen) + err
+    assert json.loads(out)["changed"] is False
 
 
 @pytest.mark.slow
@@ -191,3 +219,15 @@ def test_permission_denied_is_one_line(vhctl, tmp_path: Path) -> None:
         locked.chmod(0o755)
     assert_one_line_error(run, "permission denied")
     assert list(locked.iterdir()) == [] and not (tmp_path / "config.toml").exists()
+
+
+def test_an_install_that_waits_too_long_gives_up_in_one_line(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    with install_lock(venv, Progress(total=1, quiet=True)):
+        with pytest.raises(VhctlError) as caught:
+            with install_lock(venv, Progress(total=1, quiet=True), wait=0.3):
+                pass
+    assert "another vhctl install of this venv is still running" in str(caught.value)
+    assert f"(pid {os.getpid()})" in str(caught.value)
+    with install_lock(venv, Progress(total=1, quiet=True), wait=0.3):  # free again
+        assert not venv.exists()  # the lock lives beside the venv, never in it

@@ -7,17 +7,19 @@ import typer
 from vhctl_hub.config import Settings
 
 from vhctl import configfile, hubvenv, interpreter, paths, plugin_lib
+from vhctl.installlock import install_lock
 from vhctl.cli import state
 from vhctl.errors import VhctlError
 from vhctl.output import Progress, emit
 
-HELP = """Make the hub's venv: vhctl_hub, fastapi, uvicorn, requests and keyring, for the plugin's Python.
+HELP = """Make the hub's venv (vhctl_hub, fastapi, uvicorn, httptools, requests, keyring) for the plugin's Python.
 
 The Verlihub Python plugin embeds one libpython, chosen when Verlihub was built, so the venv must
 be of that same Python X.Y. With --plugin, vhctl reads which libpython the plugin links (and its
 build mode: hub_api.py needs the single-interpreter build) and finds that Python on this machine.
 The venv's path, site-packages and Python are recorded in the config file for the hub scripts.
-Running it again changes nothing when everything is in place.
+Running it again changes nothing when everything is in place; a second install of the same venv
+started meanwhile waits for the first.
 
 Examples:
 
@@ -68,13 +70,14 @@ def install(config_path: Path, plugin: Optional[Path] = None, python: Optional[s
                                 required_by=f"the plugin {info.path} (it links {info.libpython})" if info else "")
     progress.note(f"Python {found.full_version} at {found.executable}")
 
-    hub = hubvenv.ensure(venv_dir, found, progress)
-
-    changes: dict[str, Any] = {"hub.venv": str(hub.path), "hub.site_packages": str(hub.site_packages),
-                               "hub.python": found.xy}
-    if info is not None:
-        changes.update({"hub.plugin": str(info.path), "hub.plugin_mode": info.mode})
-    config_changed = _record(config_path, settings, changes, progress)
+    with install_lock(venv_dir, progress):
+        hub = hubvenv.ensure(venv_dir, found, progress)
+        changes: dict[str, Any] = {"hub.venv": str(hub.path), "hub.site_packages": str(hub.site_packages),
+                                   "hub.python": found.xy}
+        if info is not None:
+            changes.update({"hub.plugin": str(info.path), "hub.plugin_mode": info.mode})
+        # read again under the lock: an install that held it may have just recorded the same values
+        config_changed = _record(config_path, configfile.read(config_path), changes, progress)
 
     mode = info.mode if info else settings.hub.plugin_mode
     return {
