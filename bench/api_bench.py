@@ -12,7 +12,7 @@ a real uvicorn on 127.0.0.1) and then:
    ten minutes of the hub's clock pass in 1 s OnTimer steps (the hook's argument, which the cache
    schedules by, F38) with reconcile_seconds = 60: the steady state a hub sees, reconciliations and
    robot-list checks included;
-4. load: a load generator in a separate process (keep-alive HTTP/1.1 connections from threads) hits
+4. load: a load generator in a separate process (keep-alive HTTP/1.1 connections; wrk if installed) hits
    /api/stats, then /api/users?limit=100, for --seconds each; meanwhile the hub thread keeps working
    (every 10 ms: a GIL-free wait standing for the hub's C++ work, then OnTimer, a login and a logout)
    and records (a) the hub-thread time of those hooks and (b) the hook entry: how late the hub thread
@@ -22,7 +22,8 @@ a real uvicorn on 127.0.0.1) and then:
 Hook times are taken around the plugin's hook dispatch (all scripts; only ours is loaded), the way the
 plugin's own hook statistics are.
 
-Run: .venv/bin/python bench/api_bench.py [--users 1000 5000] [--seconds 8] [--connections 8] [--json]
+Run: .venv/bin/python bench/api_bench.py [--users 1000 5000] [--seconds 8] [--connections 8]
+     [--generator wrk|python] [--json]
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import gc
 import http.client
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -258,8 +261,25 @@ def busy_hub(hub: Hub, timer: HookTimer, stop: threading.Event) -> Dict[str, Lis
     return hub.call(run, timeout=3600)
 
 
+def run_load(generator: str, url: str, path: str, connections: int, seconds: float) -> Dict[str, Any]:
+    """GET ``url + path`` for ``seconds`` over ``connections`` keep-alive connections, from a separate
+    process: wrk (C, little CPU per request, so the two CPUs stay for the hub and the API, as when the
+    clients are other machines) or this file's Python client (a CPU-bound process beside the hub)."""
+    if generator == "wrk":
+        run = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url + path],
+                             capture_output=True, text=True, timeout=seconds + 120, check=True).stdout
+        found = {k: re.search(rf"{k}\D*([\d.]+)", run) for k in ("Requests/sec", "Non-2xx or 3xx responses",
+                                                                 "Socket errors")}
+        errors = sum(int(float(m.group(1))) for k, m in found.items() if m and k != "Requests/sec")
+        return {"rps": round(float(found["Requests/sec"].group(1))), "errors": errors}  # type: ignore[union-attr]
+    process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--client", url, path,
+                                str(seconds), str(connections)], stdout=subprocess.PIPE, text=True)
+    report = json.loads(process.communicate(timeout=seconds + 120)[0])
+    return {"rps": round(report["requests"] / report["seconds"]), "errors": report["errors"]}
+
+
 def phase(hub: Hub, timer: HookTimer, seconds: float, load: Any = None) -> Dict[str, Any]:
-    """``seconds`` of a busy hub, with ``load = (url, path, connections)`` hitting the API meanwhile."""
+    """``seconds`` of a busy hub, with ``load = (generator, url, path, connections)`` hitting the API."""
     stop = threading.Event()
     result: Dict[str, Any] = {}
     worker = threading.Thread(target=lambda: result.update(busy_hub(hub, timer, stop)))
@@ -268,17 +288,13 @@ def phase(hub: Hub, timer: HookTimer, seconds: float, load: Any = None) -> Dict[
     if load is None:
         time.sleep(seconds)
     else:
-        url, path, connections = load
-        generator = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--client", url, path,
-                                      str(seconds), str(connections)], stdout=subprocess.PIPE, text=True)
-        report = json.loads(generator.communicate(timeout=seconds + 120)[0])
-        out = {"rps": round(report["requests"] / report["seconds"]), "errors": report["errors"]}
+        out = run_load(*load, seconds=seconds)
     stop.set()
     worker.join()
     return {**out, "hooks": {k: quantiles(v) for k, v in result.items()}}
 
 
-def measure(count: int, seconds: float, connections: int) -> Dict[str, Any]:
+def measure(count: int, seconds: float, connections: int, generator: str) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vhctl-api-bench-") as tmp:
         hub = make_hub(Path(tmp))
         try:
@@ -300,8 +316,8 @@ def measure(count: int, seconds: float, connections: int) -> Dict[str, Any]:
                 "reconcile": reconciliation(hub, timer),
                 "hub_minutes": hub_minutes(hub, timer, 10),
                 "no_load": phase(hub, timer, seconds),
-                "stats_load": phase(hub, timer, seconds, (url, "/api/stats", connections)),
-                "users_load": phase(hub, timer, seconds, (url, "/api/users?limit=100", connections)),
+                "stats_load": phase(hub, timer, seconds, (generator, url, "/api/stats", connections)),
+                "users_load": phase(hub, timer, seconds, (generator, url, "/api/users?limit=100", connections)),
             }
         finally:
             hub.call(hub.plugin.hook, "OnUnLoad", 0)
@@ -353,9 +369,11 @@ def main(argv: List[str]) -> None:
     parser.add_argument("--users", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each load phase")
     parser.add_argument("--connections", type=int, default=8, help="load generator connections")
+    parser.add_argument("--generator", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
+                        help="load generator: wrk (Debian's package; default when installed) or a Python client")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     args = parser.parse_args(argv)
-    results = [measure(n, args.seconds, args.connections) for n in args.users]
+    results = [measure(n, args.seconds, args.connections, args.generator) for n in args.users]
     print(json.dumps(results, indent=1) if args.json else "\n".join(table(results)))
 
 
