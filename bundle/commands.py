@@ -10,7 +10,7 @@ other scripts go on, and ``!py*`` keeps working, F7). A command that is ours is 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Sequence, Union
 
 from vhctl_hub.hublog import log_exception
 from vhctl_hub.snapshot import class_name

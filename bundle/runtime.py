@@ -35,7 +35,7 @@ from vhctl_hub.hookguard import HookGuard
 from vhctl_hub.hookstats import HookStats
 from vhctl_hub.lease import Lease
 from vhctl_hub.sender import HubSender
-from vhctl_hub.status import StatusBoard, status_path
+from vhctl_hub.status import status_path
 from vhctl_hub.text import HubCodec
 from vhctl_hub.vhaccess import VhAccess
 from vhctl_hub.workqueue import WorkQueue

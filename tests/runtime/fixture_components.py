@@ -8,7 +8,6 @@ lists the tests read back through the script's globals.
 from __future__ import annotations
 
 import socket
-import threading
 
 from vhctl_hub.commands import CommandSet
 from vhctl_hub.component import Component

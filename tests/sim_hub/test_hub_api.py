@@ -182,7 +182,8 @@ def test_registration(hub: Hub) -> None:
 
 
 def test_set_myinfo_changes_what_others_see_not_the_real_myinfo(hub: Hub) -> None:
-    alice, bob = hub.login("alice"), hub.login("bob")
+    hub.login("alice")
+    bob = hub.login("bob")
     bob.clear()
     assert hub.call(hub.set_myinfo, "alice", "fake desc", None, None, None, "42")
     assert bob.received == b"$MyINFO $ALL alice fake desc<++ V:0.868,M:A,H:1/0/0,S:3>$ $100\x01$$42$|"

@@ -200,8 +200,6 @@ def test_F49_40_A5_setconfig_returns_false_but_sets_and_fires_onsetconfig(hub: H
 
 
 def test_A6_send_functions_exact_bytes(hub: Hub, runner: int, lab: dict) -> None:
-    alice, bob, master = lab["alice"], lab["bob"], lab["master"]
-
     def case(job, expected: dict) -> None:
         for user in lab.values():
             user.clear()
