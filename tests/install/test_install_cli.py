@@ -202,6 +202,23 @@ def test_no_space_left_leaves_no_venv(vhctl, tmp_path: Path) -> None:
     assert not config.exists() and not venv.exists()  # the tmpfs is gone; nothing was written outside it
 
 
+def test_debian_python_without_its_venv_package_gets_the_apt_hint(vhctl, tmp_path: Path) -> None:
+    """Debian's python3.X without python3.X-venv: the real interpreter, its ensurepip hidden by an
+    empty folder mounted over it in a private mount namespace (what the missing package leaves)."""
+    debian_python, ensurepip = Path(f"/usr/bin/python{THIS}"), Path(f"/usr/lib/python{THIS}/ensurepip")
+    if not (debian_python.exists() and ensurepip.is_dir()):
+        pytest.skip(f"no Debian python{THIS} here")
+    if not _unshare_works("-rm"):
+        pytest.skip("cannot make a private mount namespace here (unshare -rm)")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    hide = ("unshare", "-rm", "sh", "-c", 'mount --bind "$0" "$1" && shift && exec "$@"', str(empty), str(ensurepip))
+    config, venv = tmp_path / "config.toml", tmp_path / "venv"
+    run = vhctl(config, "install", "--python", str(debian_python), "--venv", str(venv), prefix=hide)
+    assert_one_line_error(run, f"`apt-get install python{THIS}-venv`", "cannot make venvs")
+    assert not config.exists() and not venv.exists()
+
+
 def test_permission_denied_is_one_line(vhctl, tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
