@@ -12,7 +12,9 @@ again and again finds nothing.
 interpreter, on the hub thread, when the API registers (the load is already the slow moment: the
 imports took longer). Process-wide in single-interpreter mode, like the switch interval: other
 scripts' objects alive then are frozen too. Frozen objects are still freed by reference counting;
-only a cycle among them that becomes garbage later stays in memory.
+only a cycle among them that becomes garbage later stays in memory: after a `!pyreload`, the first
+API instance's FastAPI app (a web of cycles, a few MB) is never reclaimed. Once per process, not per
+reload: later instances are not frozen.
 """
 
 from __future__ import annotations
