@@ -87,10 +87,11 @@ class ApiComponent(Component):
                 self.ctx.notice(f"api cannot start: {exc} (to try another port: !api start PORT)")
 
     def stop(self) -> None:
-        """Any thread: stop serving, free the port, end our threads."""
+        """Any thread: stop serving, free the port, end our threads, let the app be freed."""
         with self._busy:
             self._active.clear()
             self._halt()
+        self.stack.release_apps()
 
     def on_tick(self, now: float) -> None:
         """Hub thread: the cache is confirmed current as of now (it only republishes on change)."""
