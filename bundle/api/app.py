@@ -58,6 +58,8 @@ MyINFO (the 6-tuple of `vh.GetMyINFO`, and the MyINFO hook afterwards).
 **Private fields.** `ip`, `host` and `email` are `null` unless the request carries
 `Authorization: Bearer <token>` (the token is in the hub user's keyring; `vhctl token` creates it).
 A wrong or malformed token gets 401 on every `/api/...` endpoint; `/health` never needs one.
+`host` is known only when the hub resolves hosts itself (its `dns_lookup` setting); otherwise it
+stays `null` even with the token, because asking the hub would block it on a DNS lookup.
 
 **Caching.** List endpoints send an `ETag`; send it back in `If-None-Match` to get `304`.
 Times are ISO 8601 in UTC. Users are listed in the order of the hub cache (normally login order).
