@@ -263,13 +263,14 @@ class VhApi:
         if nick is None:
             return None
         hub = self._hub
-        lookup = not hub.dns_lookup and hub.online(nick) is not None
-        if lookup:
+        lookup = not hub.dns_lookup
+        host = hub.user_host(nick, lookup)
+        if lookup and host is not None:  # a connected user: the lookup blocked the hub thread
             started = time.perf_counter_ns()
             time.sleep(hub.dns_delay)
             self.blocking.setdefault("GetUserHost", Histogram()).add(
                 time.perf_counter_ns() - started)
-        return hub.user_host(nick, lookup)
+        return host
 
     def _get_config(self, conf: Optional[str], var: Optional[str],
                     default: Optional[str]) -> Optional[str]:
