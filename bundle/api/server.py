@@ -4,7 +4,9 @@ The reference script's `!api stop` left the port listening (A10): its thread was
 Here the listening socket is bound by us before uvicorn starts (so "port in use" is a clear error at
 once, and port 0 resolves to the port really bound), uvicorn runs with ``Server.run(sockets=[sock])``
 on its own thread, and stopping sets ``should_exit``, ends the event streams, joins the thread and
-closes the socket. uvicorn gets no logging config of its own (``log_config=None``): it must not
+closes the socket. Who is served under a flood is ``admission``'s business (uvicorn's own
+``limit_concurrency`` is off: it answered every request, ``/health`` too, with 503 while idle sockets
+were held). uvicorn gets no logging config of its own (``log_config=None``): it must not
 reconfigure the logging of a process that is the hub (single mode shares it with every script).
 
 The GIL: the hub thread needs it for every hook, and a busy server thread gives it up only when
@@ -23,12 +25,12 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
+from vhctl_hub.api.admission import ConnectionGate, Limits, RequestLimit
+
 #: How long a start may take until the server accepts connections, seconds.
 START_TIMEOUT = 15.0
 #: How long a stop waits for the server thread, seconds (the runtime's bound is ~2 s per component).
 STOP_TIMEOUT = 1.8
-#: Connections + tasks beyond which uvicorn answers 503 (bounds memory and GIL use under a flood).
-LIMIT_CONCURRENCY = 256
 BACKLOG = 512
 #: Longest GIL hold of a busy thread while the API serves, seconds (CPython's default is 0.005).
 SWITCH_INTERVAL = 0.001
@@ -77,8 +79,10 @@ class ApiServer:
 
     ``stack`` is the ``webstack.WebStack`` whose uvicorn module and HTTP protocol class are used."""
 
-    def __init__(self, start_thread: Callable[..., threading.Thread], stack: Any) -> None:
+    def __init__(self, start_thread: Callable[..., threading.Thread], stack: Any,
+                 limits: Limits = Limits()) -> None:
         self._start_thread = start_thread
+        self._limits = limits
         self._stack = stack
         self._lock = threading.Lock()
         self._server: Any = None
@@ -91,6 +95,9 @@ class ApiServer:
         self.started_at: Optional[float] = None
         self.failure: Optional[str] = None
         self._saved_interval: Optional[float] = None
+        #: The admission of the current (or last) run: connections and requests in progress.
+        self.gate: Optional[ConnectionGate] = None
+        self.requests: Optional[RequestLimit] = None
 
     @property
     def running(self) -> bool:
@@ -108,18 +115,20 @@ class ApiServer:
             if self.running:
                 raise ServerError(f"already running on {self.url}")
             sock = bind(host, port)
+            gate, limit = ConnectionGate(self._limits), RequestLimit(app, self._limits)
             try:
                 config = uvicorn.Config(
-                    app, loop=asyncio.SelectorEventLoop, http=self._stack.http_protocol,
+                    limit, loop=asyncio.SelectorEventLoop, http=gate.protocol(self._stack.http_protocol),
                     ws="none", lifespan="off",
                     log_config=None, log_level="warning", access_log=False, server_header=False,
-                    proxy_headers=False, limit_concurrency=LIMIT_CONCURRENCY, timeout_graceful_shutdown=1,
+                    proxy_headers=False, limit_concurrency=None, timeout_graceful_shutdown=1,
                     backlog=BACKLOG)
                 server = uvicorn.Server(config)
             except Exception:
                 sock.close()
                 raise
             self._server, self._sock, self.stopping = server, sock, threading.Event()
+            self.gate, self.requests = gate, limit
             self.host, self.port, self.failure = host, sock.getsockname()[1], None
             self._thread = self._start_thread(self._serve, "http", server, sock)
             deadline = time.monotonic() + START_TIMEOUT

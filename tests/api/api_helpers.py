@@ -18,6 +18,7 @@ from runtime_helpers import wait_until  # noqa: E402  (shared with the runtime t
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub
+from vhctl_hub.api.admission import Limits
 from vhctl_hub.api.auth import TokenKeeper
 from vhctl_hub.api.metrics import RequestCounter
 from vhctl_hub.api.server import ApiServer
@@ -82,7 +83,7 @@ def api_threads() -> List[str]:
 class StandaloneApi:
     """The real app and server over a settable snapshot, without a hub (unit level)."""
 
-    def __init__(self, snap: HubSnapshot, **settings: Any) -> None:
+    def __init__(self, snap: HubSnapshot, limits: Limits = Limits(), **settings: Any) -> None:
         self.snapshot = snap
         self.logs: List[str] = []
         self.feed = EventFeed()
@@ -93,7 +94,7 @@ class StandaloneApi:
         self.threads: List[threading.Thread] = []
         stack = WebStack()
         assert stack.error is None, stack.error
-        self.server = ApiServer(self._thread, stack)
+        self.server = ApiServer(self._thread, stack, limits)
         self.health: Optional[Dict[str, Any]] = None
         app = stack.app.build_app(stack.app.AppDeps(
             views=Views(lambda: self.snapshot), keeper=self.keeper, requests=self.requests, feed=self.feed,
