@@ -24,11 +24,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.middleware.cors import CORSMiddleware
 
 from vhctl_hub import __version__
 from vhctl_hub.api import sse
 from vhctl_hub.api.auth import AuthResult, TokenKeeper
+from vhctl_hub.api.docs import add_docs
+from vhctl_hub.api.head import HeadAsGet
 from vhctl_hub.api.pacer import Pacer
 from vhctl_hub.api.metrics import RequestCounter, render
 from vhctl_hub.api.views import PRIVATE_FIELDS, Body, SnapshotView, Views, dumps, iso_utc
@@ -223,8 +226,10 @@ def build_app(deps: AppDeps) -> FastAPI:
     Built once per component, on the hub thread at registration (see ``webstack``: no lazy imports
     on server threads), and served by every run of the server."""
     settings = deps.settings
-    app = FastAPI(title="Verlihub hub API (vhctl)", version=__version__, description=DESCRIPTION,
+    title = "Verlihub hub API (vhctl)"
+    app = FastAPI(title=title, version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
                   responses={401: {"model": Problem, "description": "wrong or malformed token"}})
+    add_docs(app, title)
 
     def auth(request: Request) -> AuthResult:
         result = deps.keeper.check(request.headers.get("authorization"))
@@ -317,26 +322,36 @@ def build_app(deps: AppDeps) -> FastAPI:
 
     streams = {"open": 0}
 
+    def release_stream(slot: Dict[str, bool]) -> None:
+        if not slot["released"]:
+            slot["released"] = True
+            streams["open"] -= 1
+
     @app.get("/api/events", summary="Server-Sent Events of logins, logouts, MyINFO and stats changes",
              response_class=StreamingResponse)
     async def events(request: Request) -> Response:
         private = auth(request).ok
+        # Checked and taken with no await between (one event loop): a burst cannot pass the cap. The
+        # place is given back when the stream ends or, if it never started, when the response is done.
         if streams["open"] >= MAX_STREAMS:
-            raise HTTPException(503, f"too many event streams open (at most {MAX_STREAMS})")
+            raise HTTPException(503, f"too many event streams open (at most {MAX_STREAMS})",
+                                headers={"Retry-After": "5"})
+        streams["open"] += 1
+        slot = {"released": False}
         cursor = sse.start_cursor(request.headers.get("last-event-id"), deps.feed)
         stopping = deps.stopping()
 
         async def body() -> Any:
-            streams["open"] += 1
             try:
                 async for chunk in sse.stream(deps.feed, cursor, private, private and settings.chat_events,
                                               stopping):
                     yield chunk
             finally:
-                streams["open"] -= 1
+                release_stream(slot)
 
         return StreamingResponse(body(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+                                 background=BackgroundTask(release_stream, slot))
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics(request: Request) -> Response:
@@ -349,6 +364,7 @@ def build_app(deps: AppDeps) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET"],
                            allow_headers=["Authorization", "If-None-Match", "Last-Event-ID"],
                            expose_headers=["ETag"], allow_credentials=False)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(_Middleware, requests=deps.requests, pacer=deps.pacer)
     app.openapi()
     return app

@@ -136,7 +136,8 @@ class SnapshotView:
         page = users[offset:offset + limit]
         end = offset + len(page)
         head = dumps({"count": len(page), "total": len(users), "offset": offset, "limit": limit,
-                      "next_offset": end if end < len(users) else None})
+                      # null unless it moves on: a client following it with limit=0 must not loop forever
+                      "next_offset": end if page and end < len(users) else None})
         get = self._json.get
         return b"".join((head[:-1], b',"users":[', b",".join([get(u, private) for u in page]), b"]}"))
 

@@ -264,3 +264,27 @@ def test_stop_ends_event_streams_and_frees_the_port(standalone):
     answer.close()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+def test_head_is_answered_like_get_without_a_body(lab):
+    for path in ("/health", "/api/stats", "/api/users", "/api/hub", "/metrics", "/api/events"):
+        got = requests.get(lab.url + path, stream=path == "/api/events", timeout=10)
+        head = requests.head(lab.url + path, timeout=10)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"], path
+        got.close()
+
+
+def test_next_offset_is_null_when_the_page_does_not_move_on(lab):
+    assert lab.get("/api/users?limit=0").json()["next_offset"] is None
+    page = lab.get("/api/users?limit=1").json()
+    assert page["next_offset"] == (1 if page["total"] > 1 else None)
+
+
+def test_docs_and_redoc_work_offline_from_assets_in_the_venv(lab):
+    for page, asset in (("/docs", "/docs/assets/swagger-ui-bundle.js"), ("/redoc", "/docs/assets/redoc.standalone.js")):
+        html = lab.get(page).text
+        assert asset in html and "https://" not in html.replace("https://fastapi", ""), page
+        body = lab.get(asset)
+        assert body.status_code == 200 and len(body.content) > 100_000
+    assert lab.get("/docs/assets/../../etc/passwd").status_code == 404
