@@ -100,3 +100,14 @@ def test_health_has_a_reserve_of_its_own_when_requests_are_at_their_limit(
     while ok.status_code != 200 and time.monotonic() < deadline:
         ok = api.get("/api/stats")
     assert ok.status_code == 200
+
+
+def test_the_event_stream_cap_holds_in_a_burst(standalone: Callable[..., StandaloneApi],
+                                                sockets: Callable[..., List[socket.socket]]) -> None:
+    from vhctl_hub.api.app import MAX_STREAMS
+
+    api = standalone(snapshot([]))
+    burst = sockets(_port(api), MAX_STREAMS + 86, b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    statuses = [sock.recv(12) for sock in burst]
+    assert statuses.count(b"HTTP/1.1 200") == MAX_STREAMS
+    assert statuses.count(b"HTTP/1.1 503") == 86
