@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from vhctl_hub import hublog
+from vhctl_hub import hublog, told
 from vhctl_hub.commands import CommandSet
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +32,7 @@ class Context:
     """What one component instance gets from the runtime (see runtime-api.md section 2)."""
 
     def __init__(self, runtime: "Runtime", name: str, settings: "Settings", config_file: Path,
-                 script_path: str, status: "StatusBoard") -> None:
+                 script_path: str, status: "StatusBoard", state_dir: Optional[Path] = None) -> None:
         self._runtime = runtime
         self.name = name
         self.settings = settings
@@ -40,6 +40,7 @@ class Context:
         self.script_path = script_path
         self.mode = "single" if runtime.single else "sub"
         self.status = status
+        self.state_dir = state_dir
         self.stopping = threading.Event()
         self._threads: List[threading.Thread] = []
 
@@ -96,10 +97,15 @@ class Context:
         """One line to the hub log."""
         hublog.log(f"{self.name}: {line}")
 
-    def notice(self, line: str) -> None:
-        """One line for the operator: hub log, OpChat and the status file's last_error."""
+    def notice(self, line: str, once_per_process: bool = False) -> None:
+        """One line for the operator: hub log, OpChat and the status file's last_error.
+
+        ``once_per_process``: a condition only a hub restart ends goes to OpChat once per hub process,
+        not at every reload (the log and the status file still say it)."""
         self.log(line)
         self.status.error(line)
+        if once_per_process and self.state_dir is not None and not told.first_time(self.state_dir, line):
+            return
         try:
             self.hub.opchat(f"vhctl {self.name}: {line}")
         except Exception as exc:  # noqa: BLE001 - the log line above is what matters

@@ -42,6 +42,18 @@ def _int_range(low: int, high: int) -> Check:
     return check
 
 
+#: The API's port rule, the same in the config, `!api start` and their help texts: below 1024 needs root,
+#: and a hub must never run as root.
+PORT_RULE = "0 (any free port) or a port from 1024 to 65535"
+
+
+def port_problem(value: Any) -> Optional[str]:
+    """None for a valid API port, else ``PORT_RULE``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not (value == 0 or 1024 <= value <= 65535):
+        return PORT_RULE
+    return None
+
+
 def _number_range(low: float, high: float) -> Check:
     def check(value: Any) -> Optional[str]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
@@ -158,7 +170,7 @@ class ApiSettings:
     """The REST API component (hub_api.py)."""
 
     host: str = setting("127.0.0.1", _host, "address the API binds to")
-    port: int = setting(8000, _int_range(0, 65535), "TCP port (0 = any free port)")
+    port: int = setting(8000, port_problem, f"TCP port: {PORT_RULE}")
     cors_origins: Tuple[str, ...] = setting((), _list_of(_http_url), "origins allowed by CORS")
     command_class: int = setting(3, _user_class, "lowest user class allowed to use !api")
     chat_events: bool = setting(False, lambda v: None if isinstance(v, bool) else "true or false",

@@ -83,13 +83,18 @@ def plugin_verdict(value: Any) -> int:
 ONCE_PER_PROCESS = ("subinterpreter", "interpreter change detected")
 
 
+def lasts_until_restart(exc: BaseException) -> bool:
+    """Whether ``exc`` is a compiled module refusing a second interpreter: only a hub restart ends it."""
+    return isinstance(exc, ImportError) and any(m in str(exc).lower() for m in ONCE_PER_PROCESS)
+
+
 def describe_start_error(name: str, exc: BaseException) -> str:
     """One line for the operator about a component that could not start."""
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ImportError) and any(m in str(exc).lower() for m in ONCE_PER_PROCESS):
-        return (f"{name} cannot start: FastAPI/pydantic import only once per hub process in the plugin's "
-                "sub-interpreter mode (A10); restart the hub, or rebuild the plugin with "
-                "-DPYTHON_USE_SINGLE_INTERPRETER=ON")
+    if lasts_until_restart(exc):
+        return (f"{name} cannot start again in this hub process: the plugin runs each script in its own "
+                "sub-interpreter, and FastAPI's compiled parts load only in the first one; restart the hub "
+                "to load it, or rebuild the plugin with -DPYTHON_USE_SINGLE_INTERPRETER=ON to reload freely")
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 98:
         return f"{name} cannot start: its port is in use by another program ({text})"
     return f"{name} cannot start: {text}"
@@ -177,7 +182,7 @@ class Instance:
         try:
             self.component.start()
         except Exception as exc:  # noqa: BLE001 - reported as one line
-            self.ctx.notice(describe_start_error(self.name, exc))
+            self.ctx.notice(describe_start_error(self.name, exc), once_per_process=lasts_until_restart(exc))
             self.ctx.status.set(state="error", running=False)
             self.stop_reason = "start failed"
             return False

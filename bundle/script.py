@@ -13,11 +13,12 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from vhctl_hub import hublog
+from vhctl_hub import hublog, told
 from vhctl_hub.component import Component, Context
 from vhctl_hub.config import ConfigError, Settings, load_settings
 from vhctl_hub.runtime import HOOKS, Runtime, describe_start_error
-from vhctl_hub.status import StatusBoard, fallback_state_dir, status_path
+from vhctl_hub.statedir import StateDirError, ensure_private, fallback_state_dir
+from vhctl_hub.status import StatusBoard, status_path
 
 __all__ = ["HOOKS", "KNOWN_COMPONENTS", "LoadError", "register", "dispatch"]
 
@@ -64,7 +65,7 @@ def register(component: str, config_file: str, script_globals: Dict[str, Any]) -
         return None
     name = str(getattr(factory, "name", component))
     board = StatusBoard(name, mode="single" if single else "sub", script=script)
-    ctx = Context(_runtime, name, settings, Path(config_file), script, board)
+    ctx = Context(_runtime, name, settings, Path(config_file), script, board, state_dir)
     try:
         instance = factory(ctx)
     except Exception as exc:  # noqa: BLE001 - becomes the operator's one line
@@ -89,18 +90,12 @@ def _settings(config_file: str, script: str) -> Settings:
 
 
 def _state_dir(settings: Settings) -> Path:
-    """The configured state folder, else a private folder in the system's temp dir."""
-    for candidate in (settings.hub.state_dir, str(fallback_state_dir())):
-        if not candidate:
-            continue
-        try:
-            os.makedirs(candidate, mode=0o700, exist_ok=True)
-            if os.access(candidate, os.W_OK):
-                return Path(candidate)
-        except OSError:
-            pass
-        hublog.log(f"state folder {candidate} is not writable; status goes elsewhere")
-    raise LoadError("no writable state folder for vhctl's status; set one with: vhctl configure hub.state_dir")
+    """The configured state folder, else the hub user's own; private and ours, or a LoadError."""
+    folder = Path(settings.hub.state_dir) if settings.hub.state_dir else fallback_state_dir()
+    try:
+        return ensure_private(folder)
+    except StateDirError as exc:
+        raise LoadError(str(exc)) from None
 
 
 def _name_of(spec: str) -> str:
@@ -123,6 +118,7 @@ def _report_unrunnable(name: str, line: str, state_dir: Path, single: bool, scri
     try:
         board.write(status_path(state_dir, name), {})
         assert _runtime is not None
-        _runtime.sender.opchat(f"vhctl {line}")
+        if told.first_time(state_dir, line):  # lasts until the hub restarts: once per hub process
+            _runtime.sender.opchat(f"vhctl {line}")
     except Exception as exc:  # noqa: BLE001 - the log line is the essential part
         hublog.log(f"{name}: could not report to OpChat/status: {exc}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,11 +22,6 @@ HEARTBEAT = 5.0
 #: `vhctl status` calls a status older than this stale.
 STALE_AFTER = 15.0
 _SECRET_WORDS = ("token", "secret", "password", "passwd", "authorization", "api_key")
-
-
-def fallback_state_dir() -> Path:
-    """Where status goes when the config names no ``hub.state_dir``: private to the hub's user."""
-    return Path(tempfile.gettempdir()) / f"vhctl-{os.getuid()}"
 
 
 def status_path(state_dir: Union[str, Path], name: str) -> Path:

@@ -25,22 +25,22 @@ from vhctl_hub.api.views import Views, iso_utc
 from vhctl_hub.api.webstack import WebStack
 from vhctl_hub.commands import CommandCall, CommandSet
 from vhctl_hub.component import Component, Context
+from vhctl_hub.config import PORT_RULE, port_problem
 from vhctl_hub.heap import freeze_long_lived
 from vhctl_hub.hublog import log_exception
 from vhctl_hub.snapshot import HubSnapshot
 
-MAX_PORT = 65535
 #: How long `!api start` waits for the runtime to start the component (just after a load), seconds.
 START_WAIT = 3.0
 
 
 def parse_port(text: str) -> Optional[int]:
-    """A port number from a command argument (0 = any free port); None when it is not one."""
+    """A port from a command argument, by the config's rule (``PORT_RULE``); None when it is not one."""
     text = text.strip()
     if not text.isdigit() or len(text) > 5:
         return None
     port = int(text)
-    return port if port <= MAX_PORT else None
+    return None if port_problem(port) else port
 
 
 class ApiComponent(Component):
@@ -58,6 +58,7 @@ class ApiComponent(Component):
         self.server = ApiServer(ctx.start_thread, self.stack)
         self.keeper = TokenKeeper(ctx.log)
         self.requests = RequestCounter()
+        self._served_before = 0
         self._keeper_stop = threading.Event()
         self._keeper_thread: Optional[threading.Thread] = None
         self._wanted = True   # an operator's `!api stop` clears it
@@ -75,7 +76,7 @@ class ApiComponent(Component):
     def start(self) -> None:
         """Supervisor thread: serve on ``api.port`` unless an operator stopped the API."""
         if self.stack.error is not None:
-            self.ctx.notice(self.stack.explain())
+            self.ctx.notice(self.stack.explain(), once_per_process=True)
             return
         with self._busy:
             self._active.set()
@@ -124,7 +125,8 @@ class ApiComponent(Component):
     def _serve(self, port: int) -> str:
         self.keeper.refresh()
         url = self.server.start(self.app, self.settings.host, port)
-        self._keeper_stop = threading.Event()
+        self._served_before = self.requests.total()  # `!api status` counts this start's requests
+        self.ctx.status.set(last_error=None, last_error_at=None)  # an old failure is not this run's        self._keeper_stop = threading.Event()
         self._keeper_thread = self.ctx.start_thread(self.keeper.run, "token", self._keeper_stop)
         self.ctx.status.set(serving=True, port=self.server.port, url=url)
         return url
@@ -143,7 +145,7 @@ class ApiComponent(Component):
     # ---------------------------------------------------------------- chat commands
     def commands(self) -> CommandSet:
         cmds = CommandSet("api", min_class=self.settings.command_class, summary="the hub's REST API")
-        cmds.sub("start", "[port]", f"start the API (port {self.settings.port} unless given; 0 = any free)")(
+        cmds.sub("start", "[port]", f"start the API (port {self.settings.port} unless given; {PORT_RULE})")(
             self._cmd_start)
         cmds.sub("stop", "", "stop the API and free its port")(self._cmd_stop)
         cmds.sub("status", "", "whether the API runs, where, and whether a token is set")(self._cmd_status)
@@ -159,7 +161,7 @@ class ApiComponent(Component):
             parsed = parse_port(call.args[0])
             if parsed is None:
                 return (f"{call.prefix}api start: {call.args[0]!r} is not a port number; "
-                        f"give 1024-{MAX_PORT} (or 0 for any free port)")
+                        f"give {PORT_RULE}")
             port = parsed
         self.ctx.start_thread(self._start_for, "start", port, call.reply)
         return None
@@ -206,8 +208,9 @@ class ApiComponent(Component):
             return self.stack.explain()
         server = self.server
         if server.running:
+            served = self.requests.total() - self._served_before
             return (f"API running on {server.url} since {iso_utc(server.started_at)}, "
-                    f"{self.requests.total()} requests served; token: {self.keeper.state}")
+                    f"{served} request{'' if served == 1 else 's'} served; token: {self.keeper.state}")
         why = self.ctx.status.get("last_error") or server.failure
         return (f"API stopped{f' (last error: {why})' if why else ''}; "
                 f"start it with {call.prefix}api start [port]")

@@ -21,6 +21,7 @@ def test_defaults_bind_loopback_and_validate_round_trip() -> None:
     ("data", "names"),
     [
         ({"api": {"port": 70000}}, "api.port"),
+        ({"api": {"port": 80}}, "api.port"),  # one port rule for the config and `!api start`
         ({"api": {"port": "8000"}}, "api.port"),
         ({"api": {"port": True}}, "api.port"),
         ({"api": {"command_class": 7}}, "api.command_class"),  # F65: 6-9 are not classes

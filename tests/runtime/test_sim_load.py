@@ -9,6 +9,7 @@ import sys
 import pytest
 from runtime_helpers import component, free_port, load, wait_until
 
+from vhctl_hub.runtime import describe_start_error
 from vhctl_hub.status import read_status
 
 FASTAPI_FIXTURE = '''
@@ -56,10 +57,10 @@ def test_A10_component_that_cannot_start_is_one_line_for_the_operator(make_hub, 
     hub = make_hub()
     op = hub.login("op", user_class=3)
     load(hub, scripts.hub_api(scripts.config(), component="vhctl_fixture:Broken"))
-    wait_until(lambda: any("restart the hub, or rebuild the plugin with -DPYTHON_USE_SINGLE_INTERPRETER=ON"
-                           in m for m in op.protocol_messages()), hub=hub)
+    line = describe_start_error("broken", ImportError("PyO3 modules do not yet support subinterpreters"))
+    wait_until(lambda: any(line in m for m in op.protocol_messages()), hub=hub)
     status = wait_until(lambda: (s := read_status(scripts.state_dir, "broken")) and s["state"] == "stopped" and s)
-    assert "A10" in status["last_error"] and not status["running"]
+    assert status["last_error"] == line and not status["running"]
 
 
 def test_A10_fastapi_reload_in_sub_mode_still_loads_and_says_why(make_hub, scripts, capfd):
@@ -76,13 +77,15 @@ def test_A10_fastapi_reload_in_sub_mode_still_loads_and_says_why(make_hub, scrip
     if hub.mode == "single":  # one interpreter: the modules are still imported, the API runs again
         wait_until(lambda: component(hub, second, "api").port == port)
         return
-    line = ("api cannot start: FastAPI/pydantic import only once per hub process in the plugin's "
-            "sub-interpreter mode (A10); restart the hub, or rebuild the plugin with "
-            "-DPYTHON_USE_SINGLE_INTERPRETER=ON")
+    line = describe_start_error("api", ImportError("PyO3 modules do not yet support subinterpreters"))
     assert f"vhctl: {line}" in capfd.readouterr().err.splitlines()
     assert f"$To: op From: OpChat $<OpChat> vhctl {line}" in op.protocol_messages()
     # the supervisor writes the status file a moment later (off the hub thread)
     wait_until(lambda: (read_status(scripts.state_dir, "api") or {}).get("last_error") == line)
+    # Another reload: the log says it again, OpChat (the operators know already) does not.
+    assert "is now loaded" in hub.pyreload(path)
+    assert f"vhctl: {line}" in capfd.readouterr().err.splitlines()
+    assert op.protocol_messages().count(f"$To: op From: OpChat $<OpChat> vhctl {line}") == 1
 
 
 def test_runtime_never_imports_pydantic_or_fastapi():

@@ -12,7 +12,8 @@ from typing import Any, Dict, Iterable, List
 
 import typer
 from vhctl_hub import secrets as vault
-from vhctl_hub.status import STALE_AFTER, fallback_state_dir, read_status, scrub
+from vhctl_hub.statedir import fallback_state_dir
+from vhctl_hub.status import STALE_AFTER, read_status, scrub
 
 from vhctl import configfile
 from vhctl.cli import state
