@@ -1,0 +1,64 @@
+"""GET /api/stream: the greeting at once, then one ring message per poll, paced (M26-M29, M34-M36).
+
+This is v1.26.0's handler loop: take at most one message out of the shared ring (so several stream
+readers compete, M35), write it as one chunk, sleep ``stream_interval`` (200 ms, M34), forever. No
+keepalive is ever written (M29). The loop does not notice a disconnected client: in
+``stream_swallow`` mode (the release's bug, M36) it goes on taking messages until its fourth write
+fails, and those four are lost to every reader; without it (master) it stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from vhctl.sim.matterbridge.message import compact, greeting
+
+if TYPE_CHECKING:
+    from vhctl.sim.matterbridge.http import HttpConnection
+
+SWALLOWED_WRITES = 4  # M36: writes to the dead socket before one fails
+
+
+async def _watch_eof(reader: asyncio.StreamReader, gone: asyncio.Event) -> None:
+    """Set ``gone`` when the client closes; anything it sends meanwhile is ignored."""
+    try:
+        while await reader.read(65536):
+            pass
+    except ConnectionError:
+        pass
+    gone.set()
+
+
+async def serve(http: HttpConnection) -> None:
+    """Run one stream until the client is gone (plus the swallow) or the server is killed."""
+    ctx = http.ctx
+    settings, router, record = ctx.settings, ctx.router, ctx.record
+    http.start_chunked()
+    http.chunk(compact(greeting()) + b"\n")  # M28: flushed at once
+    gone = asyncio.Event()
+    watcher = asyncio.create_task(_watch_eof(http.reader, gone))
+    record_stream = ctx.stream_clients
+    record_stream.add(http)
+    swallowed = 0
+    try:
+        while True:
+            await ctx.faults.wait_unhung()
+            if gone.is_set():
+                record_stream.discard(http)  # gone for the tests, not yet for the loop (M36)
+                if not settings.stream_swallow:
+                    return  # master notices the disconnect (M59)
+            msg = router.ring.pop()
+            if msg is not None:
+                if gone.is_set():
+                    swallowed += 1
+                    record.count("stream_swallowed")
+                    if swallowed >= SWALLOWED_WRITES:
+                        return
+                else:
+                    http.chunk(compact(msg) + b"\n")
+                    record.count("stream_sent")
+            await asyncio.sleep(settings.stream_interval)
+    finally:
+        record_stream.discard(http)
+        watcher.cancel()
