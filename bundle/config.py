@@ -189,7 +189,8 @@ class BridgeSettings:
     hub_to_bridge_format: str = setting("{message}", _format_with("nick", "message"),
                                         "text sent to Matterbridge")
     bridge_to_hub_format: str = setting("[{protocol}] <{username}> {text}",
-                                        _format_with("protocol", "username", "text", "gateway", "channel"),
+                                        _format_with("protocol", "username", "text", "gateway", "channel",
+                                                     "account"),
                                         "line shown in the hub")
     ignore_nicks: Tuple[str, ...] = setting((), _list_of(_text(64, allow_empty=False)),
                                             "hub nicks never relayed")
@@ -197,6 +198,10 @@ class BridgeSettings:
     command_class: int = setting(3, _user_class, "lowest user class allowed to use !bridge")
     retry_initial: float = setting(1.0, _number_range(0.1, 600), "first reconnect delay, seconds")
     retry_max: float = setting(60.0, _number_range(1, 3600), "longest reconnect delay, seconds")
+    account: str = setting("", _text(128), "our Matterbridge account id (api.NAME); empty: learned "
+                           "from Matterbridge's first answer")
+    queue_size: int = setting(1000, _int_range(1, 100000),
+                              "hub lines kept while Matterbridge is unreachable (oldest dropped first)")
 
 
 @dataclass(frozen=True)

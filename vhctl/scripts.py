@@ -15,7 +15,7 @@ from vhctl.errors import VhctlError
 from vhctl.render import render
 
 #: Template file -> the runtime component it registers (vhctl_hub.script.KNOWN_COMPONENTS).
-SCRIPTS: Dict[str, str] = {"hub_api.py": "api"}
+SCRIPTS: Dict[str, str] = {"hub_api.py": "api", "matterbridge.py": "bridge"}
 
 
 def script_values(settings: Settings, config_file: Path, component: str) -> Dict[str, str]:

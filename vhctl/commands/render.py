@@ -14,11 +14,11 @@ from vhctl.files import write_generated
 from vhctl.output import emit
 from vhctl.scripts import SCRIPTS, render_script
 
-HELP = """Write the hub scripts (hub_api.py) for the hub venv recorded by `vhctl install`.
+HELP = """Write the hub scripts (hub_api.py, matterbridge.py) for the hub venv recorded by `vhctl install`.
 
 The scripts hold no secret: only the venv's path and this config file's path. A script vhctl
 wrote before is backed up when it changes; a file vhctl did not write is never overwritten.
-Then, in hub chat, as an admin: !pyload /path/to/hub_api.py
+Then, in hub chat, as an admin: !pyload /path/to/hub_api.py (and matterbridge.py)
 
 Examples:
 
@@ -69,4 +69,5 @@ def _human(result: dict[str, Any]) -> Iterable[str]:
         state_word = "written" if script["changed"] else "unchanged"
         yield f"{script['path']}: {state_word}" + (f" (previous kept as {script['backup']})"
                                                     if script["backup"] else "")
-    yield "load it in hub chat, as an admin: !pyload " + result["scripts"][0]["path"]
+    for script in result["scripts"]:
+        yield "load it in hub chat, as an admin: !pyload " + script["path"]

@@ -1,0 +1,13 @@
+"""The Matterbridge chat bridge: the hub's main chat <-> one Matterbridge API account.
+
+Modules, one job each: ``link`` (the live address, gateway and token), ``relay`` (what crosses in
+each direction and how it is made safe), ``outbox`` (hub lines waiting for Matterbridge, and their
+spool on disk), ``poster`` (POST /api/message from a thread), ``reader`` (the WebSocket, or the
+stream as a fallback, from a thread), ``backoff``, ``persist`` (settings changed from chat written
+back to the config file), ``secret`` (the token in the keyring), ``report`` (status text) and
+``component`` (lifecycle and the ``!bridge`` commands).
+"""
+
+from vhctl_hub.bridge.component import BridgeComponent
+
+__all__ = ["BridgeComponent"]

@@ -1,0 +1,284 @@
+"""The Matterbridge bridge as a runtime component: lifecycle, the hub-side hooks, ``!bridge``.
+
+What runs where:
+- hub thread: ``__init__``, ``on_chat`` (cheap checks and one append to the outbox: the hub thread
+  never touches the network), the command handlers (parse, then hand the slow part to a thread);
+- the poster thread (``poster``): hub lines to Matterbridge, and the outbox spool;
+- the reader thread (``reader``): Matterbridge's messages, handed to the runtime's safe sends, which
+  the hub thread drains under the runtime's time budget, in arrival order;
+- short command threads: keyring and config-file writes, starting and stopping the link.
+
+The bridge starts with the component (after ``!pyreload`` or a hub restart too) unless an operator
+stopped it with ``!bridge stop``. Lines that wait for Matterbridge go to the next instance through
+the outbox spool (see ``outbox``). Hub lines never relayed: commands (``+ ! /``), the bridge bot's,
+the hub-security and OpChat bots', ``ignore_nicks`` and users below ``min_class_to_send``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Dict, Optional
+
+from vhctl_hub.bridge import report, secret
+from vhctl_hub.bridge.backoff import Backoff
+from vhctl_hub.bridge.link import Link, LinkReport
+from vhctl_hub.bridge.outbox import Outbox, Spool, spool_dir
+from vhctl_hub.bridge.persist import save_setting
+from vhctl_hub.bridge.poster import Poster
+from vhctl_hub.bridge.reader import Reader
+from vhctl_hub.bridge.relay import inbound, relayable
+from vhctl_hub.commands import CommandCall, CommandSet
+from vhctl_hub.component import Component, Context
+from vhctl_hub.config import ConfigError
+from vhctl_hub.hublog import log_exception
+from vhctl_hub.secrets import KeyringUnavailable
+from vhctl_hub.statedir import fallback_state_dir
+from vhctl_hub.workqueue import QueueFull
+
+#: How long the link threads get to end, seconds.
+JOIN_TIMEOUT = 3.0
+#: How long a command waits for the runtime to start the component (just after a load), seconds.
+START_WAIT = 3.0
+MAX_TOKEN = 512
+
+
+class BridgeComponent(Component):
+    """The hub's main chat <-> one Matterbridge API account (see the module docstring)."""
+
+    name = "bridge"
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.settings = ctx.settings.bridge
+        self._config = ctx.settings  # what chat commands changed, checked by the one model
+        self.link = Link(self.settings.url, self.settings.gateway, self.settings.account)
+        self.outbox = Outbox(self.settings.queue_size)
+        self.spool = Spool(ctx.state_dir or spool_dir(ctx.settings.hub.state_dir, fallback_state_dir()))
+        self.bots = frozenset(n for n in (self.settings.bot_nick, *self._hub_bots()) if n)
+        self.ignored = frozenset(self.settings.ignore_nicks)
+        self.auth = "not read yet"
+        self._wanted = True       # an operator's `!bridge stop` clears it
+        self._active = threading.Event()  # from the runtime's start() to its stop()
+        self._busy = threading.Lock()     # one start/stop at a time
+        self._halt_link = threading.Event()
+        self._reader: Optional[Reader] = None
+        self._threads: list = []
+        self._started_at = time.time()
+        self._last_from_gateway: Optional[float] = None
+
+    def _hub_bots(self) -> tuple:
+        """Hub thread, at load: the hub-security and OpChat nicks (their lines are the hub's own)."""
+        names = []
+        for var in ("hub_security", "opchat_name"):
+            try:
+                names.append(self.ctx.vh.get_config(var))
+            except Exception:  # noqa: BLE001 - a hub without one of them
+                pass
+        return tuple(names)
+
+    # ---------------------------------------------------------------- runtime lifecycle
+    def start(self) -> None:
+        """Supervisor thread: connect unless an operator stopped the bridge."""
+        with self._busy:
+            self._active.set()
+            if self._wanted and not self._threads:
+                self._launch()
+
+    def stop(self) -> None:
+        """Any thread: end the link threads; waiting lines go to the spool for the next instance."""
+        with self._busy:
+            self._active.clear()
+            self._halt()
+
+    def on_chat(self, nick: str, text: str) -> None:
+        """Hub thread: microseconds, no I/O. The line waits in the outbox for the poster thread."""
+        if not self._wanted or not relayable(nick, text, self.bots, self.ignored):
+            return
+        if self.settings.min_class_to_send and self._user_class(nick) < self.settings.min_class_to_send:
+            return
+        self.outbox.put(nick, text)
+
+    def _user_class(self, nick: str) -> int:
+        try:
+            value = self.ctx.vh.call("GetUserClass", self.ctx.cache.vh_nick(nick))
+        except Exception:  # noqa: BLE001 - unknown user: treat as the lowest class
+            return 0
+        return value if isinstance(value, int) else 0
+
+    def status(self) -> Dict[str, Any]:
+        """Extra status fields (the token only as its state)."""
+        counters = self.ctx.status.get("counters") or {}
+        quiet = (counters.get("out_sent", 0) > 0 and self._last_from_gateway is None
+                 and time.time() - self._started_at > report.QUIET_WARNING)
+        return {"url": self.link.url, "gateway": self.link.gateway, "account": self.link.account or None,
+                "auth": self.auth, "waiting": len(self.outbox), "dropped": self.outbox.dropped,
+                "spool": str(self.spool.path), "running": bool(self._threads), "quiet_gateway": quiet}
+
+    # ---------------------------------------------------------------- the link (component threads)
+    def _launch(self) -> None:
+        self._read_token()
+        self.outbox.prepend(self.spool.take())
+        self._halt_link = threading.Event()
+        board = self.ctx.status
+        initial, cap = self.settings.retry_initial, self.settings.retry_max
+        poster = Poster(self.link, self.outbox, self.spool, LinkReport(board, "out"), Backoff(initial, cap),
+                        self.settings.hub_to_bridge_format, self._halt_link, self.ctx.notice)
+        self._reader = Reader(self.link, LinkReport(board, "in"), Backoff(initial, cap), self._deliver,
+                              self._halt_link, self.ctx.notice)
+        self._threads = [self.ctx.start_thread(poster.run, "poster"),
+                         self.ctx.start_thread(self._reader.run, "reader")]
+        self.ctx.log(f"bridging to {self.link.url}, gateway {self.link.gateway}")
+
+    def _halt(self) -> bool:
+        """End the link threads (the poster writes the spool as it ends); True if they ran."""
+        was_running = bool(self._threads)
+        self._halt_link.set()
+        self.outbox.wake()
+        if self._reader is not None:
+            self._reader.close()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(JOIN_TIMEOUT)
+        self._threads = []
+        self._reader = None
+        return was_running
+
+    def _read_token(self) -> None:
+        try:
+            token = secret.read_token()
+        except KeyringUnavailable as exc:
+            self.auth = "keyring unavailable"
+            self.ctx.notice(f"no Matterbridge token: {exc}; connecting without one")
+            token = None
+        else:
+            self.auth = "token set" if token else "no token"
+        self.link.update(token=token or "")
+
+    def _deliver(self, msg: Dict[str, Any]) -> None:
+        """Reader thread: one message from Matterbridge into the hub's main chat."""
+        board = self.ctx.status
+        if msg.get("gateway") == self.link.gateway:
+            self._last_from_gateway = time.time()
+        shown = inbound(msg, self.settings.bridge_to_hub_format, self.link.account)
+        if shown is None:
+            board.count("in_skipped")
+            return
+        try:
+            self.ctx.hub.main_chat(self.settings.bot_nick, "\n".join(shown.lines))
+        except QueueFull:
+            board.count("in_dropped")
+            return
+        board.count("in_relayed")
+        if shown.truncated:
+            board.count("in_truncated")
+
+    # ---------------------------------------------------------------- chat commands
+    def commands(self) -> CommandSet:
+        cmds = CommandSet("bridge", min_class=self.settings.command_class,
+                          summary="the Matterbridge chat bridge")
+        cmds.sub("start", "", "connect to Matterbridge (it starts by itself unless stopped)")(self._cmd_start)
+        cmds.sub("stop", "", "disconnect; hub chat is not relayed until started again")(self._cmd_stop)
+        cmds.sub("status", "", "connection, queues, counters and the last error")(self._cmd_status)
+        cmds.sub("config", "<url>", "set the Matterbridge API address (saved)")(self._cmd_config)
+        cmds.sub("token", "<token>", "set the Matterbridge token (only by PM to the hub bot; kept in the "
+                 "keyring)")(self._cmd_token)
+        cmds.sub("gateway", "<name>", "set the Matterbridge gateway name (saved)")(self._cmd_gateway)
+        cmds.sub("channel", "<name>", "why the channel of an API account cannot be changed")(self._cmd_channel)
+        return cmds
+
+    def _in_thread(self, call: CommandCall, what: str, work: Callable[[], str]) -> None:
+        """Run ``work`` on a command thread; its line (or its failure) is the reply."""
+
+        def run() -> None:
+            try:
+                call.reply(work())
+            except Exception as exc:  # noqa: BLE001 - the operator must always get an answer
+                log_exception(f"bridge {what} failed", exc)
+                call.reply(f"bridge {what} failed: {type(exc).__name__}")
+
+        self.ctx.start_thread(run, what)
+
+    def _cmd_start(self, call: CommandCall) -> None:
+        def work() -> str:
+            self._active.wait(START_WAIT)  # right after `!pyload` the runtime may not have started us
+            with self._busy:
+                if not self._active.is_set():
+                    return "bridge not started: the script is starting or stopping right now; try again shortly"
+                self._wanted = True
+                if self._threads:
+                    return f"bridge already running (to {self.link.url}, gateway {self.link.gateway})"
+                self._launch()
+            return f"bridge started: connecting to {self.link.url}, gateway {self.link.gateway}"
+
+        self._in_thread(call, "start", work)
+
+    def _cmd_stop(self, call: CommandCall) -> None:
+        def work() -> str:
+            with self._busy:
+                self._wanted = False
+                was_running = self._halt()
+            kept = len(self.outbox)
+            return ("bridge stopped" + (f"; {kept} lines kept for when it starts again" if kept else "")
+                    if was_running else "bridge is not running")
+
+        self._in_thread(call, "stop", work)
+
+    def _cmd_status(self, call: CommandCall) -> str:
+        return "\n".join(report.status_lines(self.ctx.status.snapshot(), self.status(), bool(self._threads)))
+
+    def _cmd_config(self, call: CommandCall) -> Optional[str]:
+        return self._set(call, "config", "url", "Matterbridge address", lambda v: self.link.update(url=v))
+
+    def _cmd_gateway(self, call: CommandCall) -> Optional[str]:
+        return self._set(call, "gateway", "gateway", "gateway", lambda v: self.link.update(gateway=v))
+
+    def _set(self, call: CommandCall, word: str, name: str, label: str,
+             apply: Callable[[str], None]) -> Optional[str]:
+        """`!bridge config|gateway VALUE`: checked by the settings model, applied, saved."""
+        if len(call.args) != 1:
+            return f"usage: {call.prefix}bridge {word} <{name}>"
+        value = call.args[0]
+        try:
+            self._config = self._config.replace(f"bridge.{name}", value)
+        except ConfigError as exc:
+            return f"{call.prefix}bridge: {str(exc).split(': ', 1)[-1]}"
+
+        def work() -> str:
+            apply(value)
+            try:
+                save_setting(self.ctx.config_file, f"bridge.{name}", value)
+            except ConfigError as exc:
+                return f"{label} set to {value} for now, but not saved: {exc}"
+            return f"{label} set to {value} (saved in {self.ctx.config_file}); reconnecting"
+
+        self._in_thread(call, name, work)
+        return None
+
+    def _cmd_token(self, call: CommandCall) -> Optional[str]:
+        if not call.in_pm:
+            return (f"{call.prefix}bridge token is only accepted in a private message to the hub bot. "
+                    "What you typed was seen by others: make a new token in Matterbridge's config.")
+        if len(call.args) != 1 or len(call.args[0]) > MAX_TOKEN:
+            return f"usage: {call.prefix}bridge token <token> (one word, at most {MAX_TOKEN} characters)"
+        token = call.args[0]
+
+        def work() -> str:
+            try:
+                secret.store_token(token)
+            except KeyringUnavailable as exc:
+                self.link.update(token=token)
+                self.auth = "token set (not saved)"
+                return f"token in use until the next reload, but not saved: {exc}"
+            self.link.update(token=token)
+            self.auth = "token set"
+            return "token saved in the keyring; reconnecting with it"
+
+        self._in_thread(call, "token", work)
+        return None
+
+    def _cmd_channel(self, call: CommandCall) -> str:
+        return ("Matterbridge always uses the channel name 'api' for an API account, whatever is "
+                "configured, so there is nothing to change here. To send hub chat somewhere else, "
+                f"change the gateway ({call.prefix}bridge gateway NAME) or the accounts listed in "
+                "that gateway in Matterbridge's own configuration.")

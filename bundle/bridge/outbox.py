@@ -1,0 +1,136 @@
+"""Hub lines waiting for Matterbridge: a bounded FIFO in memory and its spool on disk.
+
+The hub thread only ``put``s (a deque append under a lock held for nanoseconds, never across I/O).
+The poster thread ``peek``s the oldest line, posts it and ``pop``s it once its fate is known, so a
+line that failed stays first and order is kept. When full, the oldest line is dropped and counted.
+
+The spool (``outbox.json`` in the state folder) carries the waiting lines to the next instance of
+the component: the old one writes it when it stops (``!pyreload``), the poster writes it while
+lines wait (a hub restart or crash then loses at most ``SPOOL_EVERY`` seconds of lines), and the new
+instance reads it when it starts, before its own lines.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Deque, Dict, List, Optional
+
+from vhctl_hub.files import atomic_write
+
+SPOOL_NAME = "bridge-outbox.json"
+#: While lines wait, the spool is rewritten at most this often, seconds.
+SPOOL_EVERY = 1.0
+#: A spool bigger than this is not read (it is not ours, or damaged), bytes.
+MAX_SPOOL_BYTES = 64 * 1024 * 1024
+
+Line = Dict[str, Any]  # {"nick": str, "text": str (as the hook gave it), "at": unix seconds}
+
+
+class Outbox:
+    """Thread-safe bounded FIFO of hub lines."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: Deque[Line] = collections.deque()
+        self._cond = threading.Condition()
+        self.dropped = 0
+        self.changed = 0  # bumped on every change; the spool writer compares it
+
+    def put(self, nick: str, text: str) -> None:
+        """Hub thread: queue one line (drops the oldest when full)."""
+        with self._cond:
+            if len(self._items) >= self.capacity:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append({"nick": nick, "text": text, "at": time.time()})
+            self.changed += 1
+            self._cond.notify()
+
+    def peek(self, timeout: float) -> Optional[Line]:
+        """The oldest line, waiting up to ``timeout`` s for one."""
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            return self._items[0] if self._items else None
+
+    def pop(self, line: Line) -> None:
+        """Remove ``line`` if it is still the oldest (it may have been dropped meanwhile)."""
+        with self._cond:
+            if self._items and self._items[0] is line:
+                self._items.popleft()
+                self.changed += 1
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def lines(self) -> List[Line]:
+        with self._cond:
+            return list(self._items)
+
+    def prepend(self, older: List[Line]) -> int:
+        """Put lines from a spool in front (they are older); returns how many were dropped."""
+        with self._cond:
+            merged = list(older) + list(self._items)
+            excess = max(0, len(merged) - self.capacity)
+            self._items = collections.deque(merged[excess:])
+            self.dropped += excess
+            self.changed += 1
+            self._cond.notify()
+            return excess
+
+
+class Spool:
+    """The outbox's file; only component threads touch it."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / SPOOL_NAME
+        self._written = -1
+        self._at = 0.0
+
+    def take(self) -> List[Line]:
+        """The spooled lines. The file stays until the poster rewrites it from the outbox they join."""
+        try:
+            if not self.path.is_file() or self.path.stat().st_size > MAX_SPOOL_BYTES:
+                return []
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [d for d in data.get("lines", []) if _valid(d)] if isinstance(data, dict) else []
+
+    def maybe_write(self, outbox: Outbox, force: bool = False) -> None:
+        """Write the outbox if it changed since the last write and SPOOL_EVERY passed (or ``force``)."""
+        if outbox.changed == self._written:
+            return
+        now = time.monotonic()
+        if not force and now - self._at < SPOOL_EVERY:
+            return
+        changed = outbox.changed
+        self._write(outbox.lines())
+        self._written, self._at = changed, now
+
+    def _write(self, lines: List[Line]) -> None:
+        if not lines and not self.path.exists():
+            return
+        if self.path.exists() and not self.path.is_file():
+            raise OSError(f"{self.path} is not a regular file")
+        atomic_write(self.path, json.dumps({"lines": lines}, ensure_ascii=False), mode=0o600)
+
+
+def _valid(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("nick"), str) and isinstance(item.get("text"), str)
+
+
+def spool_dir(state_dir: str, fallback: Path) -> Path:
+    """The configured state folder, else the runtime's fallback (the same rule the status uses)."""
+    folder = Path(state_dir) if state_dir else fallback
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return folder

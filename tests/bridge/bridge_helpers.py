@@ -1,0 +1,102 @@
+"""Helpers of the bridge tests: a simulated hub with matterbridge.py and an operator."""
+
+from __future__ import annotations
+
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
+from runtime_helpers import wait_until  # noqa: E402  (shared with the runtime tests)
+
+from vhctl.render import render
+from vhctl.sim.hub import Hub
+from vhctl_hub.bridge import secret
+
+SITE_PACKAGES = sysconfig.get_paths()["purelib"]
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+class BridgeHub:
+    """A simulated hub, an operator, and the rendered matterbridge.py (component "bridge")."""
+
+    def __init__(self, hub: Hub, folder: Path, mb: Any, token: Optional[str],
+                 settings: Dict[str, Any]) -> None:
+        self.hub = hub
+        self.mb = mb
+        folder.mkdir(parents=True, exist_ok=True)
+        self.state_dir = folder / "state"
+        values = {"url": mb.url if mb is not None else "http://127.0.0.1:9", "gateway": "gateway1",
+                  "retry_initial": 0.1, "retry_max": 1.0, **settings}
+        lines = [f"{k} = {toml_value(v)}" for k, v in values.items()]
+        self.config = folder / "vhctl.toml"
+        self.config.write_text("# the operator's own comment\n"
+                               f'[hub]\nstate_dir = "{self.state_dir}"\n[bridge]\n' + "\n".join(lines) + "\n",
+                               encoding="utf-8")
+        if token is not None:
+            secret.store_token(token)
+        self.script = folder / "matterbridge.py"
+        self.script.write_text(render("matterbridge.py", {
+            "venv": str(Path(SITE_PACKAGES).parents[2]), "site_packages": SITE_PACKAGES,
+            "python": "%d.%d" % sys.version_info[:2], "config_file": str(self.config), "component": "bridge"}),
+            encoding="utf-8")
+        self.op = hub.login("Admin", user_class=5, share=0)
+        self.sid: Optional[int] = None
+
+    def load(self) -> str:
+        reply = self.command(f"!pyload {self.script}")
+        assert " is now loaded: " in reply, reply
+        self.sid = int(reply.rsplit("#", 1)[1].split(" ", 1)[0])
+        return reply
+
+    def reload(self) -> str:
+        reply = self.command(f"!pyreload {self.sid}")
+        assert " is now loaded: " in reply, reply
+        self.sid = int(reply.rsplit("#", 1)[1].split(" ", 1)[0])
+        return reply
+
+    def component(self) -> Any:
+        """The live BridgeComponent of the loaded script (its own copy in sub mode)."""
+        runtime = self.hub.plugin.script_module(self.sid).vhctl.runtime()
+        found = [i.component for i in runtime.instances() if i.ctx.name == "bridge"]
+        assert found, "no live bridge component"
+        return found[0]
+
+    def connected(self, timeout: float = 10.0) -> Any:
+        """Wait until the WebSocket is up (the stand-in counts a client)."""
+        return wait_until(lambda: self.mb.ws_clients >= 1 and
+                          self.component().ctx.status.get("in_state") == "connected", timeout, self.hub)
+
+    def command(self, text: str, wait_for: Optional[str] = None, by: Any = None, in_pm: bool = False,
+                timeout: float = 10.0) -> str:
+        """Type ``text``; the immediate reply, or the first later line containing ``wait_for``."""
+        who = by or self.op
+        mark = len(who.messages())
+        immediate = self.hub.call(who.command_reply, text, in_pm)
+        if wait_for is None:
+            return immediate
+        return wait_until(lambda: next((m for m in who.messages()[mark:] if wait_for in m), None),
+                          timeout, self.hub)
+
+    def chat_lines(self, user: Any, bot: str = "[Bridge]") -> List[str]:
+        """Main-chat lines ``user`` got from the bridge bot (protocol text, still NMDC-escaped)."""
+        prefix = f"<{bot}> "
+        return [m[len(prefix):] for m in user.messages() if m.startswith(prefix)]
+
+    def shutdown(self) -> None:
+        hub = self.hub
+        if hub.running and hub.crashed is None:
+            hub.call(hub.plugin.hook, "OnUnLoad", 0)
+        hub.stop()
+        assert not hub.errors, hub.errors[0]
+        hub.plugin.violations.assert_clean()
