@@ -23,7 +23,7 @@ def status_lines(fields: Dict[str, Any], extra: Dict[str, Any], running: bool) -
         head = (f"bridge to {extra['url']} gateway {extra['gateway']}: receiving "
                 f"{fields.get('in_state', 'starting')} ({fields.get('in_transport', 'websocket')}), "
                 f"sending {fields.get('out_state', 'starting')}")
-    lines = [head + f"; token {extra['token']}"]
+    lines = [head + f"; {extra['auth']}"]
     for side, word in (("in", "receiving"), ("out", "sending")):
         retry = fields.get(f"{side}_retry_at")
         error = fields.get(f"{side}_error")
