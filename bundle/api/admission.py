@@ -7,9 +7,11 @@ API off. Here instead:
 
 - A connection with no request in progress (none sent yet, headers trickling in, or idle after a
   response) is closed after ``Limits.idle_timeout`` seconds: idle and half-open sockets cost nothing for long.
-- When a new connection would pass a cap (per client address, and in all), the longest-idle connection of that client (or of anyone, for the total) makes room for it;
-  only when every connection is busy is the new one refused, with a JSON 503 and ``Retry-After``.
-  Honest clients send their request at once, so they are busy, never the idle ones evicted.
+- When a new connection would pass a cap (per client address, and in all), the oldest idle
+  connection of that client (or of anyone, for the total) makes room for it; a connection younger
+  than ``Limits.grace`` is never evicted (it may not have been read yet). Only when none can go is
+  the new one refused, with a JSON 503 and ``Retry-After``. Honest clients send their request at
+  once, so they are busy or young, never the ones evicted.
 - A response the client has not read for ``Limits.write_stall_timeout`` seconds (a slow or stuck reader) ends
   its connection.
 - Requests in progress are capped (``Limits.max_requests``); ``/health`` has a reserve of its
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 #: What an overloaded client is told to wait, seconds.
 RETRY_AFTER = 1
@@ -35,9 +37,12 @@ class Limits:
     """The bounds (the README's Reliability section gives the reasons)."""
 
     #: Connections from one client address (every local client shares 127.0.0.1).
-    per_client: int = 128
+    per_client: int = 256
     #: Connections in all (each is a file descriptor of the hub process).
-    max_connections: int = 512
+    max_connections: int = 1024
+    #: Seconds a new connection has to send its request before it may be evicted to make room: in a
+    #: burst of connects the server accepts many before it reads the first request.
+    grace: float = 2.0
     #: Seconds a connection may stay without a request in progress.
     idle_timeout: float = 10.0
     #: Seconds a response may wait for its client to read before the connection ends.
@@ -59,11 +64,12 @@ REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\
 class _Watch:
     """What the gate remembers of one connection between sweeps."""
 
-    __slots__ = ("protocol", "client", "idle_since", "cycle", "stalled_since", "buffered")
+    __slots__ = ("protocol", "client", "opened_at", "idle_since", "cycle", "stalled_since", "buffered")
 
     def __init__(self, protocol: Any, client: str, now: float) -> None:
         self.protocol = protocol
         self.client = client
+        self.opened_at = now
         self.idle_since: Optional[float] = now
         self.cycle: Any = None
         self.stalled_since: Optional[float] = None
@@ -82,7 +88,9 @@ class ConnectionGate:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        #: Open connections in the order they came (dicts keep it): the oldest idle is found first.
         self._open: Dict[int, _Watch] = {}
+        self._per_client: Dict[str, int] = {}
         self._sweeping = False
         #: Counters for /metrics and the tests: refused, evicted, timed out (idle), stalled.
         self.counts = {"refused": 0, "evicted": 0, "idle_closed": 0, "stalled_closed": 0}
@@ -111,38 +119,53 @@ class ConnectionGate:
         peer = transport.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
         now = time.monotonic()
-        same = [w for w in self._open.values() if w.client == client]
-        if len(same) >= self.limits.per_client and not self._evict(same, now):
+        if self._per_client.get(client, 0) >= self.limits.per_client and not self._evict(client, now):
             self._refuse(transport)
             return
-        if len(self._open) >= self.limits.max_connections and not self._evict(list(self._open.values()), now):
+        if len(self._open) >= self.limits.max_connections and not self._evict(None, now):
             self._refuse(transport)
             return
         self._open[id(protocol)] = _Watch(protocol, client, now)
+        self._per_client[client] = self._per_client.get(client, 0) + 1
         if not self._sweeping:
             self._sweeping = True
             protocol.loop.call_later(self.limits.sweep_every, self._sweep, protocol.loop)
 
     def closed(self, protocol: Any) -> None:
-        self._open.pop(id(protocol), None)
+        self._forget(id(protocol))
+
+    def _forget(self, key: int) -> None:
+        watch = self._open.pop(key, None)
+        if watch is not None:
+            left = self._per_client[watch.client] - 1
+            if left:
+                self._per_client[watch.client] = left
+            else:
+                del self._per_client[watch.client]
 
     def _refuse(self, transport: Any) -> None:
         self.counts["refused"] += 1
         transport.write(REFUSAL)
         transport.close()
 
-    def _evict(self, candidates: List[_Watch], now: float) -> bool:
-        """Close the longest-idle of ``candidates``; False when all of them are busy."""
-        idle = [w for w in candidates if not w.busy()]
-        if not idle:
-            return False
-        oldest = min(idle, key=lambda w: w.idle_since if w.idle_since is not None else now)
-        self.counts["evicted"] += 1
-        self._end(oldest, abort=False)
-        return True
+    def _evict(self, client: Optional[str], now: float) -> bool:
+        """Close the oldest idle connection (of ``client``, or of anyone) past its grace; False when
+        there is none.
+
+        The oldest come first in ``_open`` and are nearly always idle ones (honest clients send their
+        request at once), so under a flood this looks at a few connections, not at all of them."""
+        settled = now - self.limits.grace
+        for watch in self._open.values():
+            if watch.opened_at > settled:
+                return False  # the rest are younger still
+            if (client is None or watch.client == client) and not watch.busy():
+                self.counts["evicted"] += 1
+                self._end(watch, abort=False)
+                return True
+        return False
 
     def _end(self, watch: _Watch, abort: bool) -> None:
-        self._open.pop(id(watch.protocol), None)
+        self._forget(id(watch.protocol))
         transport = watch.transport()
         if transport is not None and not transport.is_closing():
             transport.abort() if abort else transport.close()
