@@ -102,7 +102,7 @@ def inbound(msg: Mapping[str, Any], template: str, own_account: str) -> Optional
     names = {"protocol": _field(msg, "protocol") or "?", "username": clean_username(msg.get("username")),
              "gateway": _field(msg, "gateway"), "channel": _field(msg, "channel"),
              "account": _field(msg, "account")}
-    return Inbound([template.format(text=_CONTROL.sub(" ", part), **names) for part in parts], truncated)
+    return Inbound([template.format(text=_CONTROL.sub(" ", part).rstrip(), **names) for part in parts], truncated)
 
 
 def _files(extra: Any) -> str:

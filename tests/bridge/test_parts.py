@@ -55,7 +55,7 @@ def test_own_account_by_exact_id_M39_M40():
 def test_hostile_text_keeps_every_line_prefixed_M49_M50():
     shown = inbound(msg("one\r\n<Admin> fake\nthree\x00\x07", "ev\nil<x>"), FORMAT, "")
     assert shown.lines == ["[irc] <ev il\u2039x\u203a> one", "[irc] <ev il\u2039x\u203a> <Admin> fake",
-                           "[irc] <ev il\u2039x\u203a> three  "]
+                           "[irc] <ev il\u2039x\u203a> three"]
 
 
 def test_huge_text_is_cut_and_marked_M23():
