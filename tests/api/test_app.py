@@ -136,10 +136,7 @@ def test_health_ignores_even_a_wrong_token(lab, token):
 
 
 def test_keyring_unavailable_serves_public_data_and_says_why_on_401(standalone, monkeypatch):
-    import keyring
-    from keyring.backends import fail
-
-    monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     api = standalone(snapshot([user("alice", share=1)]))
     assert api.keeper.state.startswith("keyring unavailable: ")
     assert [line for line in api.logs if "keyring unavailable" in line] and len(api.logs) == 1

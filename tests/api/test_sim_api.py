@@ -204,7 +204,7 @@ def test_token_from_vhctl_token_gives_private_fields_and_never_leaks(lab, capfd,
     import subprocess
     import sys
 
-    created = subprocess.run([sys.executable, "-m", "vhctl", "token", "--print"], capture_output=True,
+    created = subprocess.run([sys.executable, "-m", "vhctl", "token", "generate"], capture_output=True,
                              text=True, check=True)
     token = created.stdout.strip()
     assert len(token) >= 40 and vault.read_token() == token
@@ -212,7 +212,7 @@ def test_token_from_vhctl_token_gives_private_fields_and_never_leaks(lab, capfd,
         lambda: (r := get(lab.base + "/api/user/alice", token)).status_code == 200 and r.json(), hub=lab.hub)
     assert private["ip"] == "10.0.0.7" and private["email"] == "alice@lab.invalid"
     assert get(lab.base + "/api/user/alice").json()["email"] is None
-    rotated = subprocess.run([sys.executable, "-m", "vhctl", "token", "--rotate", "--print"],
+    rotated = subprocess.run([sys.executable, "-m", "vhctl", "token", "rotate"],
                              capture_output=True, text=True, check=True).stdout.strip()
     wait_until(lambda: get(lab.base + "/api/auth", token).status_code == 401, timeout=15, hub=lab.hub)
     assert get(lab.base + "/api/auth", rotated).status_code == 200
@@ -226,10 +226,7 @@ def test_token_from_vhctl_token_gives_private_fields_and_never_leaks(lab, capfd,
 
 
 def test_keyring_unavailable_serves_public_data_and_says_so_once(make_api_hub, monkeypatch, capfd):
-    import keyring
-    from keyring.backends import fail
-
-    monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     api = make_api_hub("single")
     url = api.url()
     assert get(url + "/api/users").status_code == 200

@@ -71,7 +71,7 @@ def install(config_path: Path, plugin: Optional[Path] = None, python: Optional[s
     progress.note(f"Python {found.full_version} at {found.executable}")
 
     with install_lock(venv_dir, progress):
-        hub = hubvenv.ensure(venv_dir, found, progress)
+        hub = hubvenv.ensure(venv_dir, found, progress, hub_uid=hubvenv.hub_uid(settings))
         changes: dict[str, Any] = {"hub.venv": str(hub.path), "hub.site_packages": str(hub.site_packages),
                                    "hub.python": found.xy}
         if info is not None:

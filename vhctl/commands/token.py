@@ -1,116 +1,228 @@
-"""`vhctl token`: create, rotate or locate the REST API's bearer token (kept in the keyring)."""
+"""`vhctl token`: the REST API token and the Matterbridge token, kept in the keyring the hub uses.
+
+Every action runs as the hub's user (the owner of its state folder): the keyring is that user's, so a
+token stored by anyone else would never reach the hub. The keyring is the one `vhctl install` chose
+for the hub venv the config names (``vhctl_hub.secrets.use_venv``), never one found by discovery.
+"""
 
 from __future__ import annotations
 
+import getpass
+import os
+import pwd
 import sys
-from typing import Any, Iterable
+from enum import Enum
+from pathlib import Path
+from typing import Any, Dict, Iterable
 
 import typer
-
-from vhctl.errors import VhctlError
-from vhctl.output import emit
 from vhctl_hub import secrets as vault
 
-HELP = f"""Create, rotate or locate the REST API token.
+from vhctl import configfile, hubvenv
+from vhctl.cli import state
+from vhctl.errors import VhctlError
+from vhctl.output import emit
 
-Requests with 'Authorization: Bearer <token>' see the private fields (ip, host, email) and the
-token-only endpoints; everyone else gets public data. The token lives in the keyring of the user who
-runs this command (service "{vault.SERVICE}", user "{vault.USERNAME}"), never in a file vhctl writes:
-run it as the user the hub runs as, so the hub finds it. A running API picks up a new token within
-a few seconds.
+HELP = """Create, replace, show or delete the API token and the Matterbridge token.
 
-A new token is printed ONCE, alone on stdout, and only when stdout is a terminal or with --print
-(so it does not end up in logs by accident). An existing token is never printed: --rotate replaces it
-(clients using the old one then get 401).
+The API token: requests with 'Authorization: Bearer <token>' see private fields (ip, host, email)
+and the token-only endpoints. The Matterbridge token: what matterbridge.toml's [api] section names
+as Token, so that only the bridge talks to Matterbridge's API.
+
+Both live in the keyring `vhctl install` chose for the hub (never in a file vhctl renders). Run
+these commands as the user the hub runs as. A running hub picks up a change within seconds.
+
+A new token is printed once, alone on stdout, also when stdout is not a terminal.
 
 Examples:
 
-  vhctl token                      # create a token if there is none (shown once)
+  vhctl token generate              # the API token, if there is none yet
 
-  vhctl token --rotate             # replace the token
+  vhctl token rotate matterbridge   # replace the Matterbridge token
 
-  TOKEN=$(vhctl token --rotate --print)
+  vhctl token show --reveal         # print the API token
 
-  vhctl token --show-path          # where the keyring keeps it
+  TOKEN=$(vhctl token rotate)
 
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/api/users
 """
 
 
+class Secret(str, Enum):
+    api = "api"
+    matterbridge = "matterbridge"
+
+
+LABELS = {"api": "API token", "matterbridge": "Matterbridge token"}
+#: Longest token `set` accepts, characters.
+MAX_TOKEN = 512
+NAME_ARG = typer.Argument(Secret.api, help="which token: api or matterbridge")
+JSON_OPT = typer.Option(False, "--json", help="print the result as JSON")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("token", help=HELP)
-    def token_command(
-        rotate: bool = typer.Option(False, "--rotate", help="replace the token with a new one"),
-        show_path: bool = typer.Option(False, "--show-path",
-                                       help="print where the keyring keeps the token and change nothing"),
-        print_token: bool = typer.Option(False, "--print",
-                                         help="print a new token even when stdout is not a terminal"),
-        as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
-    ) -> None:
-        if show_path:
-            where = locate()
-            if not as_json and not where["token_set"]:
-                typer.echo("vhctl: no API token is set yet; create one with `vhctl token`", err=True)
-            emit(where, as_json, lambda r: [r["path"] or r["backend"]])
-            return
-        result = ensure_token(rotate=rotate, reveal=print_token or sys.stdout.isatty())
-        if not as_json:
-            typer.echo(_explain(result), err=True)
-        emit(result, as_json, _human)
+    group = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+    @group.command("generate", help="Create the token if there is none (an existing one is kept).")
+    def generate_command(name: Secret = NAME_ARG, as_json: bool = JSON_OPT) -> None:
+        _report(new_token(name.value, replace=False), as_json)
+
+    @group.command("rotate", help="Replace the token with a new one (clients of the old one get 401).")
+    def rotate_command(name: Secret = NAME_ARG, as_json: bool = JSON_OPT) -> None:
+        _report(new_token(name.value, replace=True), as_json)
+
+    @group.command("set", help="Store a token you have (read from stdin, or typed twice at a prompt).")
+    def set_command(name: Secret = NAME_ARG, as_json: bool = JSON_OPT) -> None:
+        _report(set_token(name.value, _read_value(name.value)), as_json)
+
+    @group.command("show", help="Say whether the token is set and where (masked unless --reveal).")
+    def show_command(name: Secret = NAME_ARG,
+                     reveal: bool = typer.Option(False, "--reveal", help="print the whole token"),
+                     as_json: bool = JSON_OPT) -> None:
+        _report(show(name.value, reveal), as_json)
+
+    @group.command("delete", help="Remove the token (the API then serves public data only).")
+    def delete_command(name: Secret = NAME_ARG, as_json: bool = JSON_OPT) -> None:
+        _report(delete(name.value), as_json)
+
+    app.add_typer(group, name="token", help=HELP)
 
 
-def _backend() -> Any:
-    try:
-        return vault.backend()
-    except vault.KeyringUnavailable as exc:
-        raise VhctlError(f"cannot use the keyring: {exc}") from None
+# -- the actions (plain functions; the typer commands above only print their results) -------------
 
 
-def locate() -> dict[str, Any]:
-    """Where the token is kept, and whether one is set (never the token)."""
-    chosen = _backend()
-    try:
-        is_set = vault.read_token() is not None
-    except vault.KeyringUnavailable as exc:
-        raise VhctlError(f"cannot use the keyring: {exc}") from None
-    return {"backend": vault.backend_name(chosen), "path": vault.storage_path(chosen),
-            "service": vault.SERVICE, "username": vault.USERNAME, "token_set": is_set}
+def locate(name: str) -> Dict[str, Any]:
+    """Where the token ``name`` is kept and whether it is set (never the token)."""
+    _select_keyring()
+    chosen = _call(vault.backend)
+    is_set = _call(vault.read_secret, name) is not None
+    return {"name": name, "backend": vault.backend_name(chosen), "path": vault.storage_path(chosen),
+            "service": vault.SERVICE, "username": vault.NAMES[name], "token_set": is_set}
 
 
-def ensure_token(rotate: bool, reveal: bool) -> dict[str, Any]:
-    """Create the token if missing (or replace it with ``rotate``); the token is in the result only
-    when it is new and ``reveal`` is true."""
-    result = locate()
-    if result["token_set"] and not rotate:
-        return {**result, "status": "exists", "shown": False}
+def new_token(name: str, replace: bool) -> Dict[str, Any]:
+    """Generate a token (``replace``: even if one is set); the result holds it only when it is new."""
+    where = locate(name)
+    if where["token_set"] and not replace:
+        return {**where, "status": "exists"}
     token = vault.new_token()
-    try:
-        vault.store_token(token)
-    except vault.KeyringUnavailable as exc:
-        raise VhctlError(f"cannot store the token: {exc}") from None
-    status = "rotated" if result["token_set"] else "created"
-    out = {**result, "token_set": True, "status": status, "shown": reveal}
-    if reveal:
-        out["token"] = token
+    _call(vault.store_secret, name, token)
+    return {**where, "token_set": True, "status": "rotated" if where["token_set"] else "created",
+            "token": token}
+
+
+def set_token(name: str, value: str) -> Dict[str, Any]:
+    """Store ``value`` as the token ``name``."""
+    where = locate(name)
+    _call(vault.store_secret, name, value)
+    return {**where, "token_set": True, "status": "replaced" if where["token_set"] else "stored"}
+
+
+def show(name: str, reveal: bool) -> Dict[str, Any]:
+    where = locate(name)
+    token = _call(vault.read_secret, name)
+    out = {**where, "status": "shown"}
+    if token is not None:
+        out["masked"] = vault.mask(token)
+        if reveal:
+            out["token"] = token
     return out
 
 
-def _where(result: dict[str, Any]) -> str:
-    return f"{result['backend']}" + (f" ({result['path']})" if result["path"] else "")
+def delete(name: str) -> Dict[str, Any]:
+    where = locate(name)
+    removed = _call(vault.delete_secret, name)
+    return {**where, "token_set": False, "status": "deleted" if removed else "absent"}
 
 
-def _explain(result: dict[str, Any]) -> str:
-    """The message for people, on stderr (stdout carries only the token)."""
-    where = _where(result)
-    if result["status"] == "exists":
-        return f"An API token is already set in {where}; --rotate replaces it."
-    verb = "Replaced the" if result["status"] == "rotated" else "Created an"
-    if result["shown"]:
-        return f"{verb} API token in {where}. It is shown once, below; keep it somewhere safe."
-    return (f"{verb} API token in {where}. It is not shown because stdout is not a terminal; "
-            "run `vhctl token --rotate --print` to make a new one and see it.")
+# -- helpers --------------------------------------------------------------------------------------
 
 
-def _human(result: dict[str, Any]) -> Iterable[str]:
+def _select_keyring() -> None:
+    """Check the user, then use the keyring recorded in the hub venv the config names."""
+    settings = configfile.read(state.config_path)
+    check_hub_user(hubvenv.hub_state_dir(settings))
+    venv = Path(settings.hub.venv) if settings.hub.venv else None
+    vault.use_venv(venv if venv and (venv / vault.RECORD).exists() else None)
+
+
+def check_hub_user(state_dir: Path) -> None:
+    """Refuse to run as another user than the hub's (the owner of its state folder)."""
+    try:
+        owner = os.stat(state_dir).st_uid
+    except OSError:
+        return  # the hub has not run yet: nothing tells its user
+    if owner == os.geteuid():
+        return
+    hub_user = _user_name(owner)
+    raise VhctlError(f"the hub runs as {hub_user} (the owner of {state_dir}), not as {_user_name(os.geteuid())}: "
+                     f"its tokens are in {hub_user}'s keyring; run this as {hub_user}, "
+                     f"e.g. sudo -u {hub_user} vhctl token ...")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _call(function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    except vault.KeyringUnavailable as exc:
+        raise VhctlError(f"cannot use the keyring: {exc}") from None
+
+
+def _read_value(name: str) -> str:
+    """The token for `set`: typed twice at a terminal (not echoed), else one line of stdin. Never
+    an argument: arguments show in `ps` and in the shell's history."""
+    label = LABELS[name]
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"{label}: ")
+        if getpass.getpass(f"{label} again: ") != value:
+            raise VhctlError("the two entries differ; nothing was stored")
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    if not value or len(value) > MAX_TOKEN or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise VhctlError(f"a token must be 1 to {MAX_TOKEN} printable characters without spaces; "
+                         "nothing was stored")
+    return value
+
+
+def _where(result: Dict[str, Any]) -> str:
+    return result["backend"] + (f" ({result['path']})" if result["path"] else "")
+
+
+def _explain(result: Dict[str, Any]) -> str:
+    """The line for people, on stderr (stdout carries only a token)."""
+    label, where, status = LABELS[result["name"]], _where(result), result["status"]
+    if status == "exists":
+        return f"The {label} is already set in {where}; `vhctl token rotate {result['name']}` replaces it."
+    if status in ("created", "rotated"):
+        verb = "Created the" if status == "created" else "Replaced the"
+        return (f"{verb} {label} in {where}. It is printed once, below, and not shown again "
+                f"(unless asked for with `vhctl token show {result['name']} --reveal`).")
+    if status in ("stored", "replaced"):
+        return f"Stored the {label} in {where}."
+    if status == "deleted":
+        return f"Deleted the {label} from {where}."
+    if status == "absent":
+        return f"No {label} was set in {where}; nothing changed."
+    if not result["token_set"]:
+        return f"No {label} is set in {where}; create one with `vhctl token generate {result['name']}`."
+    return f"The {label} is set in {where}."
+
+
+def _report(result: Dict[str, Any], as_json: bool) -> None:
+    if not as_json:
+        typer.echo(_explain(result), err=True)
+    emit(result, as_json, _human)
+
+
+def _human(result: Dict[str, Any]) -> Iterable[str]:
     if result.get("token"):
         yield result["token"]
+    elif result.get("masked"):
+        yield result["masked"]
+
