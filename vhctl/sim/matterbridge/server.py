@@ -148,7 +148,8 @@ class MatterbridgeStandIn:
         tasks = [t for t in asyncio.all_tasks() if t is not me]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=START_TIMEOUT)
 
     # --- calls into the loop
 

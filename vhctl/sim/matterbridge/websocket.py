@@ -232,9 +232,15 @@ class Session:
         deadline = self.loop.time() + self.settings.write_timeout
         for start in range(0, len(data), WRITE_CHUNK):
             self.writer.write(data[start:start + WRITE_CHUNK])
+            if not self.writer.transport.get_write_buffer_size():
+                continue  # the kernel took it all
+            # asyncio.wait, not wait_for: 3.11's wait_for loses a cancel that races the drain
+            drain = asyncio.ensure_future(self.writer.drain())
             try:
-                await asyncio.wait_for(self.writer.drain(), max(0.0, deadline - self.loop.time()))
-            except (TimeoutError, ConnectionError):
+                done, _ = await asyncio.wait({drain}, timeout=max(0.0, deadline - self.loop.time()))
+            finally:
+                drain.cancel()
+            if not done or drain.exception() is not None:
                 return False
         return True
 
