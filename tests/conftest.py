@@ -16,6 +16,7 @@ import pytest
 import keyring
 from cli_helpers import Run, run_vhctl
 from keyrings.alt.file import PlaintextKeyring
+from secret_scan import SecretScan
 
 from vhctl.sim.hub import Hub
 
@@ -87,3 +88,25 @@ def keyring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     keyring.set_keyring(PlaintextKeyring())
     yield data
     keyring.set_keyring(previous)
+
+
+# ------------------------------------------------------------------------------ the secrets scan
+_SCAN = SecretScan()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep what each test printed, for the end-of-session secrets scan."""
+    _SCAN.record(report.nodeid, report.sections)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No token that any test stored appears in any other file of the run or in its output."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or session.config.option.collectonly:
+        return
+    hits = _SCAN.scan(factory.getbasetemp())
+    if hits:
+        print("\nsecrets scan: a token appears outside its keyring in:\n  " + "\n  ".join(hits[:50]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        print("\nsecrets scan: no token outside its keyring")
