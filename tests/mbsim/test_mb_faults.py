@@ -119,7 +119,7 @@ def test_standalone_process_with_token_env_and_m53_end_on_sigterm() -> None:
 def test_standalone_process_refuses_an_empty_token_variable() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MB_NO_SUCH_TOKEN"}
     done = subprocess.run([sys.executable, "-m", "vhctl.sim.matterbridge", "--port", "0",
-                           "--token-env", "MB_NO_SUCH_TOKEN"], capture_output=True, text=True, env=env,
+                           "--token-env", "MB_NO_SUCH_TOKEN"], capture_output=True, text=True, env=env, check=False,
                           timeout=30)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: environment variable MB_NO_SUCH_TOKEN is empty or not set"

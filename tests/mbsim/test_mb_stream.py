@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
-from mbsim_helpers import AUTH, RawHttp, strip_date, wait_eof
+from mbsim_helpers import RawHttp, strip_date, wait_eof
 
 from vhctl.sim.matterbridge import MatterbridgeStandIn
 
@@ -34,6 +35,14 @@ class Stream(RawHttp):
         return json.loads(line)
 
 
+def open_stream(mb: MatterbridgeStandIn) -> Stream:
+    """A stream past its greeting, its server loop running."""
+    stream = Stream(mb.port)
+    stream.message()
+    mb.wait_until(lambda m: m.stream_clients >= 1)
+    return stream
+
+
 def test_m26_m28_head_then_the_greeting_at_once(mb: MatterbridgeStandIn) -> None:
     stream = Stream(mb.port)
     assert strip_date(stream.head) == STREAM_HEAD
@@ -43,9 +52,7 @@ def test_m26_m28_head_then_the_greeting_at_once(mb: MatterbridgeStandIn) -> None
 
 
 def test_m34_one_message_per_200ms_poll(mb: MatterbridgeStandIn) -> None:
-    stream = Stream(mb.port)
-    stream.message()
-    mb.wait_until(lambda m: m.stream_clients == 1)
+    stream = open_stream(mb)
     for i in range(3):
         mb.inject(f"s{i}", "alice")
     arrivals = []
@@ -54,7 +61,7 @@ def test_m34_one_message_per_200ms_poll(mb: MatterbridgeStandIn) -> None:
         arrivals.append(time.monotonic())
     # the loop sleeps 200 ms after each poll, so two messages are never closer (a loaded machine
     # only makes them later)
-    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 0.15
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.15
 
 
 def test_m30_m34_a_stream_replays_the_ring_then_takes_from_it(make_mb) -> None:
@@ -91,9 +98,7 @@ def test_m35_two_streams_compete_for_each_message(make_mb) -> None:
 
 def test_m36_a_closed_stream_swallows_the_next_four(make_mb) -> None:
     mb = make_mb(stream_interval=0.01)
-    stream = Stream(mb.port)
-    stream.message()
-    mb.wait_until(lambda m: m.stream_clients == 1)
+    stream = open_stream(mb)
     stream.close()
     mb.wait_until(lambda m: m.stream_clients == 0)
     for i in range(1, 7):
@@ -106,9 +111,7 @@ def test_m36_a_closed_stream_swallows_the_next_four(make_mb) -> None:
 
 def test_m59_master_mode_loses_nothing_after_a_disconnect(make_mb) -> None:
     mb = make_mb(stream_interval=0.01, stream_swallow=False)
-    stream = Stream(mb.port)
-    stream.message()
-    mb.wait_until(lambda m: m.stream_clients == 1)
+    stream = open_stream(mb)
     stream.close()
     mb.wait_until(lambda m: m.stream_clients == 0)
     for i in range(4):
@@ -120,18 +123,14 @@ def test_m59_master_mode_loses_nothing_after_a_disconnect(make_mb) -> None:
 
 def test_m29_no_keepalive_on_an_idle_stream(make_mb) -> None:
     mb = make_mb(stream_interval=0.01)
-    stream = Stream(mb.port)
-    stream.message()
-    mb.wait_until(lambda m: m.stream_clients == 1)
+    stream = open_stream(mb)
     mb.inject("after", "alice")
     assert stream.message()["text"] == "after"  # the next bytes are the message, nothing in between
 
 
 def test_m53_a_kill_ends_the_stream_without_the_final_chunk(make_mb) -> None:
     mb = make_mb(stream_interval=0.01)
-    stream = Stream(mb.port)
-    stream.message()
-    mb.wait_until(lambda m: m.stream_clients == 1)
+    stream = open_stream(mb)
     mb.stop()
     rest = stream.buf + wait_eof(stream.sock)
     assert b"0\r\n\r\n" not in rest

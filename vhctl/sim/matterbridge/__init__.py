@@ -56,6 +56,7 @@ Public API (stable; the bridge client's tests use it)::
     mb.counters() -> dict[str, int]                  # see COUNTERS below (cumulative across restarts)
     mb.wait_counter(name, value, timeout=10.0) -> int    # until counters()[name] >= value
     mb.ws_clients -> int; mb.stream_clients -> int   # connected now
+    mb.wait_until(lambda mb: mb.ws_clients == 2, timeout=10.0)   # polls a state, else TimeoutError
 
     # Faults for chaos tests, switchable at any time from any thread:
     mb.set_delay(seconds)      # every HTTP answer (and WebSocket upgrade) waits this long first

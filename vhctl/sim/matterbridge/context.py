@@ -92,5 +92,5 @@ class Context:
     record: Record
     router: Router
     rng: random.Random
-    transports: set[asyncio.BaseTransport] = field(default_factory=set)
+    transports: set[asyncio.WriteTransport] = field(default_factory=set)
     stream_clients: set[object] = field(default_factory=set)  # connected /api/stream readers

@@ -7,14 +7,11 @@ order (M30, M56, M83), after the api bridge's event filter (M44) and our RemoteN
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Protocol
 
 from vhctl.sim.matterbridge.message import compact, new_message, now_rfc3339
 from vhctl.sim.matterbridge.record import Record
 from vhctl.sim.matterbridge.ring import Ring
-
-log = logging.getLogger("vhctl.sim.matterbridge")
 
 # M44: never delivered to an api account, or only with the receiver's ShowJoinPart/ShowTopicChange.
 NEVER_TO_API = frozenset({"msg_delete", "user_typing", "notice_irc", "topic_change"})
