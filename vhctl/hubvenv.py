@@ -398,10 +398,12 @@ def hub_uid(settings: Settings) -> int:
 
 def keyring_file(uid: int) -> Path:
     """The file keyring of the user ``uid``: their data folder's vhctl/keyring.cfg."""
-    if uid == os.geteuid() and os.path.isabs(os.environ.get("XDG_DATA_HOME", "")):
+    if uid != os.geteuid():
+        base = Path(pwd.getpwuid(uid).pw_dir) / ".local" / "share"
+    elif os.path.isabs(os.environ.get("XDG_DATA_HOME", "")):
         base = Path(os.environ["XDG_DATA_HOME"])
     else:
-        base = Path(pwd.getpwuid(uid).pw_dir) / ".local" / "share"
+        base = Path(os.path.expanduser("~")) / ".local" / "share"
     return base / "vhctl" / vault.FILE_NAME
 
 

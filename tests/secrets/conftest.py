@@ -1,0 +1,67 @@
+"""Fixtures of the keyring tests: a fresh HOME with no desktop session, a real hub venv made by a real
+`vhctl install`, and a real second Unix user for the hub."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from keyring_helpers import HUB_PYTHON, Headless, headless_env
+
+#: The hub's user in the ownership tests (created and removed by the ``hub_user`` fixture).
+HUB_USER = "vhctl-hub-test"
+
+@pytest.fixture
+def headless(tmp_path: Path) -> Headless:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Headless(home, headless_env(home))
+
+
+@dataclass
+class Installed:
+    """One real `vhctl install` in a fresh headless HOME (world-readable, so the hub user can run it)."""
+
+    root: Path
+    venv: Path
+    config: Path
+    headless: Headless
+    output: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="session")
+def installed() -> Iterator[Installed]:
+    """Built once per session: it downloads the hub's packages. Debian's own Python makes the venv, so
+    that another user can run it (the test runner's Python may sit under /root)."""
+    root = Path(tempfile.mkdtemp(prefix="vhctl-secrets-"))
+    root.chmod(0o755)
+    home = root / "home"
+    home.mkdir()
+    headless = Headless(home, headless_env(home))
+    config = root / "config.toml"
+    done = headless.run("--config", str(config), "install", "--python", HUB_PYTHON, "--venv", str(root / "venv"))
+    assert done.returncode == 0, done.stderr
+    yield Installed(root, root / "venv", config, headless, done)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def hub_user() -> Iterator[pwd.struct_passwd]:
+    """A real system user for the hub, with its own home (useradd; removed afterwards)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a second Unix user")
+    home = Path(tempfile.mkdtemp(prefix="vhctl-hubuser-")) / HUB_USER
+    subprocess.run(["userdel", "-r", HUB_USER], capture_output=True)
+    subprocess.run(["useradd", "--system", "--create-home", "--home-dir", str(home), "--shell", "/usr/sbin/nologin",
+                    HUB_USER], check=True, capture_output=True)
+    home.parent.chmod(0o755)
+    yield pwd.getpwnam(HUB_USER)
+    subprocess.run(["userdel", "-r", HUB_USER], capture_output=True)
+    shutil.rmtree(home.parent, ignore_errors=True)
