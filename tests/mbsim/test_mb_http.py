@@ -202,3 +202,18 @@ def test_m49_go_escaping_bytes_and_invalid_utf8(mb: MatterbridgeStandIn) -> None
     raw = body(conn.request("GET", "/api/messages", AUTH))
     assert ('"text": "\\u003cb\\u003e\\u0026amp;\\u003c/b\\u003e \\"q\\" \\\\ \' \\n\\u0000\x7f\\u2028 '
             'héllo 😀 $5 |x|"').encode() in raw
+
+
+def test_m64_http11_without_host_gets_gos_answer_and_eof(mb: MatterbridgeStandIn) -> None:
+    conn = RawHttp(mb.port)
+    conn.send(b"GET /api/health HTTP/1.1\r\nAuthorization: Bearer hubtoken\r\n\r\n")
+    raw = conn.read_to_eof()
+    assert raw.startswith(b"HTTP/1.1 400 Bad Request: missing required Host header\r\n")
+    assert b"Connection: close\r\n" in raw
+
+
+def test_m8_http10_health_works(mb: MatterbridgeStandIn) -> None:
+    conn = RawHttp(mb.port)
+    conn.send(b"GET /api/health HTTP/1.0\r\nAuthorization: Bearer hubtoken\r\n\r\n")
+    raw = conn.read_to_eof()
+    assert status(raw) == 200 and body(raw) == b"OK"

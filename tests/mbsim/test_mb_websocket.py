@@ -268,7 +268,7 @@ def test_m85_a_client_stalled_past_the_write_timeout_turns_zombie(make_mb) -> No
     mb.wait_until(lambda m: m.ws_clients == 1)
     for i in range(50):
         mb.inject(f"{i:04d}" + "y" * 20_000, "alice")
-    mb.wait_until(lambda m: mb._call(lambda: mb._router().clients[0].zombie))
+    mb.wait_counter("ws_zombies", 1)
     mb.inject("never", "alice")
     slow.sock.settimeout(1.0)
     received = b""

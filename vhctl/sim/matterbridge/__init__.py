@@ -72,7 +72,8 @@ COUNTERS: ``posts`` (POST /api/message answered 200), ``post_errors`` (4xx/5xx a
 M22), ``dropped_empty`` (200 but no text and no file, M22), ``injected``, ``delivered`` (routed to our
 account), ``filtered_events`` (M44), ``ring_overwritten`` (M31), ``ring_resets`` (M32),
 ``stream_sent``, ``stream_swallowed`` (M36), ``ws_connects``, ``ws_sent``, ``ws_dropped`` (M85),
-``ws_too_big`` (M74), ``ws_undecodable`` (M71), ``ws_timeouts`` (M79), ``restarts``, ``auth_failures``.
+``ws_too_big`` (M74), ``ws_undecodable`` (M71), ``ws_timeouts`` (M79), ``ws_zombies`` (M85: stalled
+past ``write_timeout``), ``restarts``, ``auth_failures``.
 
 Standalone server (runs until killed; SIGTERM ends it at once, as M53)::
 

@@ -13,7 +13,7 @@ from typing import Any
 COUNTERS = ("posts", "post_errors", "routed_out", "dropped_gateway", "dropped_empty", "injected",
             "delivered", "filtered_events", "ring_overwritten", "ring_resets", "stream_sent",
             "stream_swallowed", "ws_connects", "ws_sent", "ws_dropped", "ws_too_big",
-            "ws_undecodable", "ws_timeouts", "restarts", "auth_failures")
+            "ws_undecodable", "ws_timeouts", "ws_zombies", "restarts", "auth_failures")
 
 
 class Record:

@@ -224,6 +224,7 @@ class Session:
                     self.ctx.record.count("ws_sent")
                 if not await self._write(data):
                     self.zombie = True
+                    self.ctx.record.count("ws_zombies")
                     self.queue.clear()
                     return
 
