@@ -148,8 +148,8 @@ class BridgeComponent(Component):
         try:
             token = secret.read_token()
         except KeyringUnavailable as exc:
-            self.auth = "keyring unavailable"
-            self.ctx.notice(f"no Matterbridge token: {exc}; connecting without one")
+            self.auth = "keyring unavailable"  # fine for a Matterbridge without a token; else the 401 says so
+            self.ctx.log(f"no Matterbridge token: {exc}; connecting without one")
             token = None
         else:
             self.auth = "token set" if token else "no token"
