@@ -124,3 +124,19 @@ def test_standalone_process_refuses_an_empty_token_variable() -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == "error: environment variable MB_NO_SUCH_TOKEN is empty or not set"
     assert json.dumps(done.stdout) == '""'
+
+
+def test_inject_many_routes_every_line_in_order(mb: MatterbridgeStandIn) -> None:
+    ws = RawWs(mb.port)
+    ws.recv_frame()
+    mb.wait_until(lambda m: m.ws_clients == 1)
+    assert mb.inject_many((f"n{i}" for i in range(500)), "bob", protocol="matrix") == 500
+    got = [ws.recv_data() for _ in range(500)]
+    assert [m["text"] for m in got] == [f"n{i}" for i in range(500)]
+    assert {m["protocol"] for m in got} == {"matrix"} and mb.counters()["ws_dropped"] == 0
+
+
+def test_inject_many_keeps_to_its_rate(mb: MatterbridgeStandIn) -> None:
+    started = time.monotonic()
+    mb.inject_many(["a", "b", "c", "d", "e"], "bob", rate=20.0)
+    assert time.monotonic() - started >= 0.2  # five lines at 20/s take at least 250 ms of gaps

@@ -48,6 +48,9 @@ Public API (stable; the bridge client's tests use it)::
     mb.inject(text, username, protocol="irc", channel="#hub", account="irc.demo",
               event="", userid="", avatar="", extra=None) -> dict
 
+    # The same for many lines in one call (benches): yields between lines, at most `rate` per second.
+    mb.inject_many(texts, username, rate=None, timeout=600.0, **source) -> int   # source: as inject
+
     # What our account sent (POST /api/message or a WebSocket frame) that the router delivered to the
     # remote side, as routed (channel/protocol "api", account our id, router timestamp: M19, M40).
     mb.received() -> list[dict]                      # snapshot, oldest first

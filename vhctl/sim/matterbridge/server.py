@@ -12,7 +12,7 @@ import concurrent.futures
 import random
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 from vhctl.sim.matterbridge import chatter
 from vhctl.sim.matterbridge.context import Context, Faults, Settings
@@ -21,6 +21,7 @@ from vhctl.sim.matterbridge.record import Record
 from vhctl.sim.matterbridge.router import Router
 
 T = TypeVar("T")
+INJECT_DEFAULTS = {"protocol": "irc", "channel": "#hub", "account": "irc.demo"}
 START_TIMEOUT = 10.0
 
 
@@ -174,6 +175,25 @@ class MatterbridgeStandIn:
         return self._call(lambda: self._router().inject(
             text=text, username=username, protocol=protocol, channel=channel, account=account,
             event=event, userid=userid, avatar=avatar, extra=extra))
+
+    def inject_many(self, texts: Iterable[str], username: str, rate: float | None = None,
+                    timeout: float = 600.0, **source: Any) -> int:
+        """Many remote lines in one call (for benches): each one routed as ``inject`` does, the loop
+        yielding between them so writers keep up, at most ``rate`` per second if given."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the Matterbridge stand-in is not running")
+        items = list(texts)
+
+        async def run() -> int:
+            router, gap = self._router(), (1.0 / rate if rate else 0.0)
+            start = loop.time()
+            for n, text in enumerate(items):
+                router.inject(text=text, username=username, **{**INJECT_DEFAULTS, **source})
+                await asyncio.sleep(max(0.0, start + (n + 1) * gap - loop.time()))
+            return len(items)
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
 
     def ring(self) -> list[dict[str, Any]]:
         return self._call(lambda: self._router().ring.snapshot())
