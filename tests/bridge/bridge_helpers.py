@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
-from runtime_helpers import wait_until  # noqa: E402  (shared with the runtime tests)
+sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
+from api_helpers import ApiHub, _toml as toml_value  # noqa: E402  (shared with the API tests)
+from runtime_helpers import wait_until  # noqa: E402
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub
@@ -17,20 +19,11 @@ from vhctl_hub.bridge import secret
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 
 
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)
+class BridgeHub(ApiHub):
+    """A simulated hub, an operator, and the rendered matterbridge.py (component "bridge"); loading,
+    reloading and the clean shutdown are the API tests' (``ApiHub``)."""
 
-
-class BridgeHub:
-    """A simulated hub, an operator, and the rendered matterbridge.py (component "bridge")."""
-
-    def __init__(self, hub: Hub, folder: Path, mb: Any, token: Optional[str],
+    def __init__(self, hub: Hub, folder: Path, mb: Any, token: Optional[str],  # noqa: PLW0231
                  settings: Dict[str, Any]) -> None:
         self.hub = hub
         self.mb = mb
@@ -52,18 +45,6 @@ class BridgeHub:
             encoding="utf-8")
         self.op = hub.login("Admin", user_class=5, share=0)
         self.sid: Optional[int] = None
-
-    def load(self) -> str:
-        reply = self.command(f"!pyload {self.script}")
-        assert " is now loaded: " in reply, reply
-        self.sid = int(reply.rsplit("#", 1)[1].split(" ", 1)[0])
-        return reply
-
-    def reload(self) -> str:
-        reply = self.command(f"!pyreload {self.sid}")
-        assert " is now loaded: " in reply, reply
-        self.sid = int(reply.rsplit("#", 1)[1].split(" ", 1)[0])
-        return reply
 
     def component(self) -> Any:
         """The live BridgeComponent of the loaded script (its own copy in sub mode)."""
@@ -92,11 +73,3 @@ class BridgeHub:
         """Main-chat lines ``user`` got from the bridge bot (protocol text, still NMDC-escaped)."""
         prefix = f"<{bot}> "
         return [m[len(prefix):] for m in user.messages() if m.startswith(prefix)]
-
-    def shutdown(self) -> None:
-        hub = self.hub
-        if hub.running and hub.crashed is None:
-            hub.call(hub.plugin.hook, "OnUnLoad", 0)
-        hub.stop()
-        assert not hub.errors, hub.errors[0]
-        hub.plugin.violations.assert_clean()
