@@ -18,12 +18,6 @@ from keyring_helpers import HUB_PYTHON, Headless, headless_env
 #: The hub's user in the ownership tests (created and removed by the ``hub_user`` fixture).
 HUB_USER = "vhctl-hub-test"
 
-@pytest.fixture
-def headless(tmp_path: Path) -> Headless:
-    home = tmp_path / "home"
-    home.mkdir()
-    return Headless(home, headless_env(home))
-
 
 @dataclass
 class Installed:
