@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
 import tomlkit
 from keyring_helpers import HUB_PYTHON
 
@@ -22,6 +23,9 @@ READ_IN_HUB_VENV = ("import json, sys\n"
                     "if len(sys.argv) > 1: secrets.store_secret('api', sys.argv[1])\n"
                     "print(json.dumps({'api': secrets.read_secret('api'), 'file': secrets.storage_path(secrets.backend()),\n"
                     "  'bad': sorted(n for n in sys.modules if n.split('.')[0] in ('gi', 'dbus', 'secretstorage'))}))\n")
+
+
+pytestmark = pytest.mark.slow  # a real `vhctl install`: downloads the hub's packages
 
 
 def hub_side(venv: Path, env: dict, *args: str, user: str | None = None) -> dict:

@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable
 
 import typer
 from vhctl_hub import secrets as vault
+from vhctl_hub.config import Settings
 
 from vhctl import configfile, hubvenv
 from vhctl.cli import state
@@ -142,6 +143,12 @@ def _select_keyring() -> None:
     """Check the user, then use the keyring recorded in the hub venv the config names."""
     settings = configfile.read(state.config_path)
     check_hub_user(hubvenv.hub_state_dir(settings))
+    use_hub_keyring(settings)
+
+
+def use_hub_keyring(settings: Settings) -> None:
+    """Make this process use the keyring recorded in the hub venv of ``settings`` (when there is
+    one); every CLI command that reads a token (`status`, `doctor`) calls this first."""
     venv = Path(settings.hub.venv) if settings.hub.venv else None
     vault.use_venv(venv if venv and (venv / vault.RECORD).exists() else None)
 
