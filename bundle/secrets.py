@@ -25,6 +25,7 @@ the public API, and the failure is one line (``KeyringUnavailable``).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import importlib
 import json
@@ -99,8 +100,10 @@ def read_record(path: Path) -> Choice:
     return Choice(backend, file or None)
 
 
+@functools.lru_cache(maxsize=1)
 def installed_record() -> Optional[Path]:
-    """The record in the root of the venv this package is installed in (None outside a venv)."""
+    """The record's place in the root of the venv this package is installed in (None outside a
+    venv); looked up once, as the package does not move."""
     for folder in Path(os.path.abspath(__file__)).parents:
         if (folder / "pyvenv.cfg").is_file():
             return folder / RECORD
@@ -109,7 +112,7 @@ def installed_record() -> Optional[Path]:
 
 _lock = threading.Lock()
 _selected: Optional[Path] = None
-#: (what was resolved, record stat) -> backend; an entry only for a resolution that worked.
+#: The record's stat (or the variable's value) -> the backend it gave; only resolutions that worked.
 _cache: Dict[str, Any] = {}
 
 
