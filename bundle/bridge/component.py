@@ -66,6 +66,8 @@ class BridgeComponent(Component):
         self._threads: list = []
         self._started_at = time.time()
         self._last_from_gateway: Optional[float] = None
+        #: Seconds of lines sent and nothing back from the gateway before status warns (M22).
+        self.quiet_after = report.QUIET_WARNING
 
     def _hub_bots(self) -> tuple:
         """Hub thread, at load: the hub-security and OpChat nicks (their lines are the hub's own)."""
@@ -110,7 +112,7 @@ class BridgeComponent(Component):
         """Extra status fields (the token only as its state)."""
         counters = self.ctx.status.get("counters") or {}
         quiet = (counters.get("out_sent", 0) > 0 and self._last_from_gateway is None
-                 and time.time() - self._started_at > report.QUIET_WARNING)
+                 and time.time() - self._started_at > self.quiet_after)
         return {"url": self.link.url, "gateway": self.link.gateway, "account": self.link.account or None,
                 "auth": self.auth, "waiting": len(self.outbox), "dropped": self.outbox.dropped,
                 "spool": str(self.spool.path), "running": bool(self._threads), "quiet_gateway": quiet}

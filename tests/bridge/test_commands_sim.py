@@ -78,3 +78,16 @@ def test_hostile_remote_text_reaches_users_as_text_only_M49_M50_M87(make_bridge_
     assert not any(m.startswith("$MyINFO") for m in alice.protocol_messages()[-5:])
     comp = bridge.component()
     assert comp.ctx.status.get("counters").get("in_truncated") == 1
+
+
+def test_status_warns_when_nothing_comes_back_from_the_gateway_M22(make_bridge_hub, standin, mode):
+    mb = standin(gateway="gateway1")
+    bridge = make_bridge_hub(mode, mb, gateway="no-such-gateway")
+    bridge.connected()
+    bridge.hub.login("alice", share=0).say("into the void")
+    mb.wait_counter("dropped_gateway", 1)  # answered 200 and dropped by Matterbridge
+    comp = bridge.component()
+    wait_until(lambda: comp.ctx.status.get("counters").get("out_sent"), 10, bridge.hub)
+    comp.quiet_after = 0.0
+    status = bridge.command("!bridge status")
+    assert "nothing has come back from gateway no-such-gateway" in status and "1 sent" in status
