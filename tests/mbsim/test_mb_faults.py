@@ -140,3 +140,12 @@ def test_inject_many_keeps_to_its_rate(mb: MatterbridgeStandIn) -> None:
     started = time.monotonic()
     mb.inject_many(["a", "b", "c", "d", "e"], "bob", rate=20.0)
     assert time.monotonic() - started >= 0.2  # five lines at 20/s take at least 250 ms of gaps
+
+
+def test_refused_websocket_answers_404_until_allowed_again(mb: MatterbridgeStandIn) -> None:
+    mb.refuse_websocket(True)
+    ws = RawWs(mb.port, upgrade=False)
+    ws.head = ws.upgrade(AUTH)
+    assert status(ws.head) == 404
+    mb.refuse_websocket(False)
+    assert RawWs(mb.port).head.startswith(b"HTTP/1.1 101 ")

@@ -66,6 +66,7 @@ Public API (stable; the bridge client's tests use it)::
     mb.fail_posts(n)           # the next n POST /api/message get 500, not routed
     mb.blackhole(True)         # accept TCP, never answer; open streams/WebSockets go silent
                                # (no frames, no pings, no pongs) until blackhole(False)
+    mb.refuse_websocket(True)  # /api/websocket answers 404 (no such route): the stream fallback
 
     mb.start_chatter(interval=4.0, seed=None)  # simulated remote users (alice on irc, bob on matrix...)
     mb.stop_chatter()                          # say a line every `interval` seconds (the demo)

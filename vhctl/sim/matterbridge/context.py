@@ -45,6 +45,7 @@ class Faults:
         self.delay = 0.0
         self._fail_posts = 0
         self._hung = threading.Event()
+        self.refuse_websocket = False  # /api/websocket answers 404, as before the route existed
 
     def set_delay(self, seconds: float) -> None:
         self.delay = max(0.0, float(seconds))

@@ -137,7 +137,7 @@ class HttpConnection:
         path = request.target.split(b"?")[0].decode("latin-1")
         method = request.method.decode("latin-1")
         allowed = ROUTES.get(path)
-        if allowed is None:
+        if allowed is None or (path == "/api/websocket" and self.ctx.faults.refuse_websocket):
             self.send_json(404, json_body("Not Found"))
         elif method == "OPTIONS":
             self.send(204, [("Allow", f"OPTIONS, {allowed}")], None)  # M8

@@ -239,6 +239,10 @@ class MatterbridgeStandIn:
     def blackhole(self, on: bool = True) -> None:
         self.faults.blackhole(on)
 
+    def refuse_websocket(self, on: bool = True) -> None:
+        """New upgrades get 404 (a build or proxy without the route); open sessions stay."""
+        self.faults.refuse_websocket = on
+
     # --- the demo's remote users
 
     def start_chatter(self, interval: float = 4.0, seed: int | None = None) -> None:
