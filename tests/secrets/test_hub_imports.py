@@ -38,6 +38,30 @@ hub.plugin.violations.assert_clean()
 print(json.dumps({"reply": reply, "errors": [str(e) for e in hub.errors]}))
 '''
 
+API_LAUNCHER = r'''
+import json, os, sys, threading
+from pathlib import Path
+sys.path.append(sys.argv[3])  # the hub's sys.path ends with Debian's dist-packages
+sys.path.insert(0, sys.argv[4])
+from api_helpers import ApiHub, wait_until
+from vhctl.sim.hub import Hub
+
+base = Path(sys.argv[2])
+hub = Hub(base / "hub", mode="single", echo_stderr=False, timer_period=3600.0).start()
+hub.dns_delay = 0.0
+api = ApiHub(hub, base / "api", {})
+api.load()
+wait_until(lambda: api.component().keeper.state == "set", 30, hub)
+found = {"modules": {name: getattr(module, "__file__", None) for name, module in list(sys.modules.items())},
+         "threads": [thread.name for thread in threading.enumerate()]}
+api.command("!api stop", wait_for="stopped")
+hub.shutdown(0)
+hub.plugin.violations.assert_clean()
+with open(os.environ["PROBE_OUT"], "w") as handle:
+    json.dump(found, handle)
+print(json.dumps({"errors": [str(e) for e in hub.errors]}))
+'''
+
 PROBE_READS = r'''
 import hashlib
 from vhctl_hub import secrets
@@ -81,12 +105,12 @@ def outsiders(modules: dict, scripts: Path) -> dict:
     return bad
 
 
-def run_probe(tmp_path: Path, mode: str, body: str) -> dict:
+def run_probe(tmp_path: Path, mode: str, body: str, launcher: str = LAUNCHER) -> dict:
     (tmp_path / "probe_keyring.py").write_text("import json, os, sys, threading\n" + body + PROBE_REPORT)
     out = tmp_path / "found.json"
     env = {**headless_env(tmp_path), "PROBE_OUT": str(out), vault.RECORD_ENV: str(tmp_path / "keyring" / vault.RECORD)}
-    done = subprocess.run([sys.executable, "-c", LAUNCHER, mode, str(tmp_path), DIST_PACKAGES], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", launcher, mode, str(tmp_path), DIST_PACKAGES,
+                           str(REPO / "tests" / "api")], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["errors"] == []
     return json.loads(out.read_text())
@@ -110,6 +134,14 @@ def test_A19_reading_both_tokens_in_the_hub_imports_only_the_venv_and_stdlib(tmp
     assert found["state"] == "set" and found["stamp"]
     assert "keyrings.alt.file" in found["modules"], "the probe did not use the file keyring"
     assert "keyring.backends.SecretService" not in found["modules"]
+    assert outsiders(found["modules"], tmp_path) == {}
+    assert "gmain" not in found["threads"]
+
+
+def test_A19_the_running_api_with_its_token_imports_only_the_venv_and_stdlib(tmp_path, keyring_with_tokens):
+    """Single mode shares one interpreter, so the process's modules are everything the API imported."""
+    found = run_probe(tmp_path, "single", "found = {}\n", launcher=API_LAUNCHER)
+    assert {"fastapi", "uvicorn", "keyrings.alt.file"} <= set(found["modules"])
     assert outsiders(found["modules"], tmp_path) == {}
     assert "gmain" not in found["threads"]
 
