@@ -64,6 +64,7 @@ class BridgeComponent(Component):
         self._halt_link = threading.Event()
         self._reader: Optional[Reader] = None
         self._threads: list = []
+        self._spool_read = False
         self._started_at = time.time()
         self._last_from_gateway: Optional[float] = None
         #: Seconds of lines sent and nothing back from the gateway before status warns (M22).
@@ -120,7 +121,9 @@ class BridgeComponent(Component):
     # ---------------------------------------------------------------- the link (component threads)
     def _launch(self) -> None:
         self._read_token()
-        self.outbox.prepend(self.spool.take())
+        if not self._spool_read:  # once per instance: after `!bridge stop` the lines are still in memory
+            self._spool_read = True
+            self.outbox.prepend(self.spool.take())
         self._halt_link = threading.Event()
         board = self.ctx.status
         initial, cap = self.settings.retry_initial, self.settings.retry_max

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -82,6 +83,9 @@ class Reader:
         conn = self._conn
         if conn is not None:
             try:
+                sock = getattr(conn, "sock", None)  # the stream's socket: a shutdown wakes its readline
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
                 conn.close()
             except Exception:  # noqa: BLE001 - closing a dying connection may fail any way
                 pass

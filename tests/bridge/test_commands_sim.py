@@ -91,3 +91,20 @@ def test_status_warns_when_nothing_comes_back_from_the_gateway_M22(make_bridge_h
     comp.quiet_after = 0.0
     status = bridge.command("!bridge status")
     assert "nothing has come back from gateway no-such-gateway" in status and "1 sent" in status
+
+
+def test_lines_kept_across_stop_and_start_are_sent_once(make_bridge_hub, standin, mode):
+    mb = standin()
+    bridge = make_bridge_hub(mode, mb)
+    bridge.connected()
+    alice = bridge.hub.login("alice", share=0)
+    mb.stop()
+    alice.say("kept while down")
+    comp = bridge.component()
+    wait_until(lambda: len(comp.outbox) == 1, 10, bridge.hub)
+    assert "1 lines kept" in bridge.command("!bridge stop", wait_for="bridge stopped")
+    mb.restart()
+    bridge.command("!bridge start", wait_for="bridge started")
+    mb.wait_received(1, timeout=15)
+    alice.say("after")
+    assert [m["text"] for m in mb.wait_received(2)] == ["kept while down", "after"]
