@@ -81,9 +81,27 @@ def _text(max_len: int = 512, allow_empty: bool = True) -> Check:
 
 
 def _path_text(value: Any) -> Optional[str]:
+    """An absolute path or empty: the hub resolves a relative one against its own working folder,
+    which is not the folder `vhctl configure` ran in."""
     if not isinstance(value, str) or "\x00" in value or len(value) > 4096:
-        return "a file system path (a string, may be empty when not set yet)"
+        return "an absolute file system path (a string, may be empty when not set yet)"
+    if value and not value.startswith("/"):
+        return "an absolute file system path (starting with /), or empty when not set yet"
     return None
+
+
+def toml_value(value: Any) -> str:
+    """``value`` spelled as in a TOML file (``true``, ``"text"``, ``[1, 2]``), for error messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in escaped) + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def _host(value: Any) -> Optional[str]:
@@ -123,7 +141,7 @@ def _list_of(item: Check, max_items: int = 100) -> Check:
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> Optional[str]:
         if value not in choices:
-            return "one of " + ", ".join(repr(c) for c in choices)
+            return "one of " + ", ".join(toml_value(c) for c in choices)
         return None
 
     return check
@@ -292,7 +310,7 @@ def settings_from_dict(data: Mapping[str, Any], origin: str = "config") -> Setti
                 value = float(value)
             problem = spec.metadata["check"](value)
             if problem:
-                raise ConfigError(f"{where}{section}.{name} = {value!r} is not allowed; use {problem}")
+                raise ConfigError(f"{where}{section}.{name} = {toml_value(value)} is not allowed; use {problem}")
             kwargs[name] = tuple(value) if isinstance(value, list) else value
         built[section] = cls(**kwargs)
     bridge = built["bridge"]

@@ -1,37 +1,62 @@
 """The `vhctl` command line: thin typer commands over the plain functions in ``vhctl.commands``.
 
-Expected failures raise ``VhctlError`` and are printed here as one line (no traceback), exit 1.
+How a run ends, the same with every typer/click this project allows (typer before 0.24 uses the
+``click`` package, later ones carry their own copy as ``typer._click`` whose exceptions are other
+classes):
+
+- an expected failure (``VhctlError``): ``vhctl: error: ...`` on one line, exit 1 (or its code);
+- a usage error (unknown command or option, a value of the wrong type): click's usage line and
+  ``Error: ...``, exit 2; bare ``vhctl`` shows the help and exits 2 too;
+- Ctrl-C: ``vhctl: interrupted``, exit 130. Commands undo what they had started on the way out.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Any, Optional
 
-import click
 import typer
+import typer.core
 
 from vhctl import __version__, paths
 from vhctl.errors import VhctlError
+
+#: The click that this typer parses with: its own copy (``typer._click``) or the click package.
+click: Any = getattr(typer.core, "_click", None) or getattr(typer.core, "click")
+
+#: Ctrl-C (or end of input at a prompt) as typer/click report it: one class, or two in typer 0.2x.
+ABORTS = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
+
+USAGE_EXIT = 2
+INTERRUPTED_EXIT = 130
 
 app = typer.Typer(
     name="vhctl",
     help="Install, configure and run vhctl's REST API and Matterbridge scripts for a Verlihub hub.\n\n"
     "Examples:\n\n"
-    "  vhctl demo --for 60          # a simulated hub with the scripts loaded\n\n"
-    "  vhctl install --plugin /usr/local/lib/libpython_pi.so\n\n",
+    "  vhctl demo --for 60\n\n"
+    "  vhctl install --plugin /usr/local/lib/libpython_pi.so\n\n"
+    "  vhctl --install-completion bash    # then open a new shell\n\n",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"max_content_width": 80},
 )
 
 
 class State:
-    """Options every command shares."""
+    """Options every command shares; the config file is found when a command asks for it."""
 
-    config_path: Path = paths.user_config_file()
+    def __init__(self) -> None:
+        self.config_option: Optional[Path] = None
+
+    @property
+    def config_path(self) -> Path:
+        """The config file of this run (``--config``, ``$VHCTL_CONFIG``, the user's, the system's)."""
+        return paths.config_file(self.config_option)
 
 
 state = State()
@@ -45,14 +70,31 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    config: Optional[Path] = typer.Option(
-        None, "--config", "-c", metavar="PATH",
-        help=f"config file (default: ${paths.CONFIG_ENV}, else {paths.user_config_file()}, "
-        f"else {paths.SYSTEM_CONFIG})"),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="print the version and exit"),
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", "-c", metavar="PATH",
+        help=f"config file (default: ${paths.CONFIG_ENV}, else ~/.config/vhctl/config.toml, else "
+        f"{paths.DEFAULT_SYSTEM_CONFIG} if only that exists)")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
 ) -> None:
-    state.config_path = paths.config_file(config)
+    state.config_option = config
+
+
+def keep_examples(text: str) -> str:
+    """Help text whose indented paragraphs (examples, sample output) click prints as written:
+    click rewraps every paragraph to the terminal's width, except one that starts with ``\\b``,
+    so consecutive indented paragraphs become one such block, each line kept whole."""
+    out: list[str] = []
+    for paragraph in text.split("\n\n"):
+        lines = paragraph.strip("\n").splitlines()
+        if lines and all(line.startswith("  ") for line in lines):
+            if out and out[-1].startswith("\b\n"):
+                out[-1] += "\n" + "\n".join(lines)
+            else:
+                out.append("\b\n" + "\n".join(lines))
+        else:
+            out.append(paragraph)
+    return "\n\n".join(out)
 
 
 def _register() -> None:
@@ -60,22 +102,74 @@ def _register() -> None:
     from vhctl.commands import register_all
 
     register_all(app)
+    _keep_all_examples(app)
+
+
+def _keep_all_examples(group: typer.Typer) -> None:
+    """``keep_examples`` on the help of ``group``, its commands and its sub-groups."""
+    if isinstance(group.info.help, str):
+        group.info.help = keep_examples(group.info.help)
+    for info in group.registered_commands:
+        if isinstance(info.help, str):
+            info.help = keep_examples(info.help)
+    for sub in group.registered_groups:
+        if isinstance(sub.help, str):
+            sub.help = keep_examples(sub.help)
+        if sub.typer_instance is not None:
+            _keep_all_examples(sub.typer_instance)
+
+
+class _Interrupts:
+    """Remembers whether SIGINT arrived, so that exit 130 is told apart from a command's own codes
+    (typer turns a KeyboardInterrupt into Exit(130) or Abort depending on its version)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def handler(self, _signum: int, _frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+
+def _show_help() -> None:
+    command = typer.main.get_command(app)
+    with command.make_context("vhctl", [], resilient_parsing=True) as ctx:
+        typer.echo(command.get_help(ctx), err=True)
+
+
+def _run(argv: list[str], interrupts: _Interrupts) -> int:
+    """Run one command line; returns the exit code."""
+    try:
+        _register()
+        if not argv:
+            _show_help()
+            return USAGE_EXIT
+        result = app(args=argv, prog_name="vhctl", standalone_mode=False)
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT
+    except VhctlError as exc:
+        typer.echo(f"vhctl: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ABORTS:
+        if not interrupts.seen:
+            typer.echo("vhctl: aborted", err=True)
+        return INTERRUPTED_EXIT if interrupts.seen else 1
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except SystemExit as exc:  # typer's own exit, e.g. after stdout was closed early (`| head`)
+        return exc.code if isinstance(exc.code, int) else 1
+    return result if isinstance(result, int) else 0
 
 
 def main(argv: Optional[list] = None) -> None:
     """Console-script entry point."""
-    _register()
-    try:
-        app(args=argv, standalone_mode=False)
-    except VhctlError as exc:
-        typer.echo(f"vhctl: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("vhctl: aborted", err=True)
-        sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    interrupts = _Interrupts()
+    signal.signal(signal.SIGINT, interrupts.handler)
+    code = _run(list(sys.argv[1:] if argv is None else argv), interrupts)
+    if interrupts.seen and code != 0:
         typer.echo("vhctl: interrupted", err=True)
-        sys.exit(130)
+        code = INTERRUPTED_EXIT
+    sys.exit(code)

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import tomlkit
 from vhctl_hub.config import ConfigError, Settings, load_settings, settings_from_dict
+from vhctl_hub.files import NotARegularFile, existing_regular, write_target
 
 from vhctl.errors import VhctlError
 from vhctl.files import write_with_backup
@@ -23,7 +24,12 @@ HEADER = (
 
 
 def read(path: Path) -> Settings:
-    """Load and validate; a problem becomes a one-line VhctlError."""
+    """Load and validate; a problem becomes a one-line VhctlError. Only a regular file (or a symlink
+    to one) is read: a FIFO would block and a device is no config."""
+    try:
+        existing_regular(write_target(path))
+    except NotARegularFile as exc:
+        raise VhctlError(f"{exc}: a config file must be a regular file; choose another --config") from None
     try:
         return load_settings(path)
     except ConfigError as exc:

@@ -66,7 +66,7 @@ def test_update_keeps_comments_and_backs_up(tmp_path: Path) -> None:
     text = path.read_text()
     assert "# my own note" in text and "# chosen by me" in text
     assert load_settings(path).api.host == "127.0.0.2"
-    assert list(tmp_path.glob("config.toml.bak-*"))
+    assert (tmp_path / "config.toml.bak").read_text() == "# my own note\n[api]\nport = 8001  # chosen by me\n"
 
 
 def test_rejected_update_leaves_file_untouched(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_rejected_update_leaves_file_untouched(tmp_path: Path) -> None:
     with pytest.raises(VhctlError, match="api.port"):
         configfile.update(path, {"api.port": -5})
     assert path.read_text() == original
-    assert not list(tmp_path.glob("config.toml.bak-*"))
+    assert not list(tmp_path.glob("config.toml.bak*"))
 
 
 def test_every_key_is_documented() -> None:

@@ -82,7 +82,7 @@ def test_second_run_changes_nothing_and_reuses_the_recorded_venv(hub_venv, vhctl
     assert run.json()["changed"] is False and run.json()["venv"] == str(hub_venv.venv)
     assert "already installed" in run.stderr and "Collecting" not in run.stderr
     assert (marker.stat().st_mtime_ns, hub_venv.config.read_bytes()) == before
-    assert not list(hub_venv.config.parent.glob("config.toml.bak-*"))
+    assert not list(hub_venv.config.parent.glob("config.toml.bak*"))
     print(f"second install: {run.seconds:.1f} s (first {hub_venv.first.seconds:.1f} s)")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Annotated, Any, Dict, Iterable, List, Optional
 
 import typer
 from vhctl_hub.config import describe, known_keys
@@ -19,14 +19,14 @@ HELP = """Show the settings, or set some: KEY=VALUE with KEY one of `vhctl confi
 VALUE is read as TOML (8001, true, ["http://a.example"], "text"); a bare word that is not valid
 TOML is taken as text. The whole result is checked before anything is written: a wrong value is
 reported as one line and the file stays as it was. Comments in the file are kept; the previous
-file is backed up beside it. Tokens are never settings (see `vhctl token`).
+content is kept in one backup beside it (NAME.bak). Only a regular file is replaced (a symlink's
+target is written), with its owner, group and mode. Tokens are never settings (`vhctl token`).
 
 Examples:
 
-  vhctl configure                                   # show every setting
-
-  vhctl configure api.port=8001 api.cors_origins='["https://stats.example.org"]'
-
+  vhctl configure                      # show every setting
+  vhctl configure api.port=8001
+  vhctl configure api.cors_origins='["https://stats.example.org"]'
   vhctl configure hub.state_dir=/var/lib/vhctl --json
 """
 
@@ -34,10 +34,10 @@ Examples:
 def register(app: typer.Typer) -> None:
     @app.command("configure", help=HELP)
     def configure_command(
-        assignments: List[str] = typer.Argument(None, metavar="[KEY=VALUE]...",
-                                                help="settings to change"),
-        keys: bool = typer.Option(False, "--keys", help="list every key with what it means"),
-        as_json: bool = typer.Option(False, "--json", help="print the settings as JSON"),
+        assignments: Annotated[Optional[List[str]], typer.Argument(
+            metavar="KEY=VALUE", help="settings to change", show_default=False)] = None,
+        keys: Annotated[bool, typer.Option("--keys", help="list every key with what it means")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="print the settings as JSON")] = False,
     ) -> None:
         if keys:
             emit({key: describe(key) for key in known_keys()}, as_json,
