@@ -10,6 +10,9 @@ Cost on the hub thread, whatever the number of users:
   ``GetOpList`` per login.
 - a snapshot is published at most once per OnTimer, only when something changed, and costs
   O(changes) (``usermap.UserTable``). Readers see data up to one timer period old (``taken_at``).
+  Each snapshot is numbered (``seq``) and records how many hub events (login, logout and MyINFO
+  hooks) it reflects; every event makes the next OnTimer publish, so a reader can tell the moment
+  the API shows what a client just did (``HubSnapshot.current``).
 - a reconciliation (every ``reconcile_seconds``, the hub's clock) runs in steps within a small slice
   of each tick (``runtime.reconcile_slice_ms``); a step that is one whole-list vh call, O(n) in the
   hub, begins a tick of its own. Each pass reads again the users whose hooks the plugin skips (F23)
@@ -45,7 +48,7 @@ from itertools import filterfalse
 from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Set, Tuple
 
 from vhctl_hub.events import EventFeed
-from vhctl_hub.snapshot import OP_CLASS, HubSnapshot, UserInfo, class_name, parse_share, split_speed
+from vhctl_hub.snapshot import OP_CLASS, EventCount, HubSnapshot, UserInfo, class_name, parse_share, split_speed
 from vhctl_hub.text import HubCodec
 from vhctl_hub.usermap import UserTable
 from vhctl_hub.vhaccess import VhAccess
@@ -73,7 +76,8 @@ class HubCache:
         self._feed = feed
         self._codec = codec
         self.reconcile_seconds = reconcile_seconds
-        self._snapshot = HubSnapshot()
+        self._clock = EventCount()
+        self._snapshot = HubSnapshot(clock=self._clock)
         self._users = UserTable()
         self._vh_nicks: Dict[str, str] = {}
         self._blind: Set[str] = set()         # users whose hooks the plugin skips (F23)
@@ -132,6 +136,7 @@ class HubCache:
 
     def on_login(self, nick: str) -> None:
         """OnUserLogin: fetch the user from vh (the hook gives only the nick)."""
+        self._event()
         vh_nick = self._codec().hook_to_vh(nick)
         fetched = self._fetch(vh_nick, login_time=time.time())
         if fetched is None:
@@ -148,6 +153,7 @@ class HubCache:
 
     def on_logout(self, nick: str) -> None:
         """OnUserLogout: forget the user."""
+        self._event()
         if not self._drop(nick):
             self._unfetchable.discard(nick)
         if self._job is not None:
@@ -159,6 +165,7 @@ class HubCache:
 
         The first MyINFO comes before OnUserLogin (A3); that user is fetched at login instead.
         """
+        self._event()
         old = self._users.get(nick)
         if old is None:
             return
@@ -204,11 +211,18 @@ class HubCache:
         self._dirty = False
         hub = self._hub
         self._snapshot = HubSnapshot(
-            taken_at=time.time(), hub_name=str(hub.get("hub_name", "")),
+            taken_at=time.time(), seq=self._snapshot.seq + 1, events=self._clock.value, clock=self._clock,
+            hub_name=str(hub.get("hub_name", "")),
             hub_desc=str(hub.get("hub_desc", "")), hub_topic=str(hub.get("hub_topic", "")),
             max_users=int(hub.get("max_users", 0)), version=str(hub.get("version", "")),
             users_online=self._counters[0], total_share=self._counters[1],
             users=self._users.publish(), bots=self._bots, ops=tuple(self._ops), complete=self._complete)
+
+    def _event(self) -> None:
+        """A hook brought news: count it and publish at the next OnTimer, even if nothing the
+        snapshot shows changed, so that its ``events`` catches up with the hub."""
+        self._clock.value += 1
+        self._dirty = True
 
     # ---------------------------------------------------------------- internals: counters and lists
     def _refresh_counters(self) -> int:

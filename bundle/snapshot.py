@@ -47,11 +47,27 @@ class UserInfo:
         return dict(self.__dict__)
 
 
+class EventCount:
+    """How many hub events (login, logout and MyINFO hooks) the cache has applied so far: one
+    mutable counter, written by the hub thread only and shared by every snapshot of one cache, so
+    that a reader holding a snapshot can tell whether the hub has moved on since (readiness that a
+    client can check, not a guess from time)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
 @dataclass(frozen=True)
 class HubSnapshot:
-    """The hub at ``taken_at`` (Unix seconds)."""
+    """The hub at ``taken_at`` (Unix seconds): the ``seq``-th snapshot of its cache, reflecting the
+    first ``events`` hub events; ``clock.value`` is the number applied by now."""
 
     taken_at: float = 0.0
+    seq: int = 0
+    events: int = 0
+    clock: EventCount = field(default_factory=EventCount, compare=False, repr=False)
     hub_name: str = ""
     hub_desc: str = ""
     hub_topic: str = ""
@@ -63,6 +79,11 @@ class HubSnapshot:
     bots: Tuple[str, ...] = ()
     ops: Tuple[str, ...] = ()
     complete: bool = False
+
+    @property
+    def current(self) -> bool:
+        """No hub event has been applied since this snapshot was taken."""
+        return self.events >= self.clock.value
 
 
 def parse_share(value: Optional[str]) -> int:

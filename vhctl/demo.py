@@ -1,7 +1,8 @@
 """The demo hub behind `vhctl demo`: the simulated Verlihub with ~30 lively users, our hub scripts
 rendered with a demo configuration and loaded the way an operator would (``!pyload``, then
 ``!api start <port>``, typed as the printed operator), and that registered master account for a real
-DC client to log in with. The first lines are printed once the API shows the whole hub.
+DC client to log in with. The first lines are printed once the API shows the whole hub as a client
+would see it then; what the hub and the demo log while starting comes after them, on stderr.
 
 Everything lives in a private temporary folder that is removed at the end; nothing outside it is read
 or written (the demo's config file is its own, not the user's).
@@ -10,6 +11,7 @@ or written (the demo's config file is its own, not the user's).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import random
 import secrets
@@ -23,7 +25,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, TextIO
+from typing import Callable, Optional, TextIO, cast
 
 from vhctl import configfile
 from vhctl.errors import VhctlError
@@ -181,7 +183,7 @@ class Demo:
     def _load(self, script: Path) -> None:
         """What the operator types first, as the printed operator (logged in for this only, so that a
         DC client can use the account afterwards): !pyload, then !api start <port>. Then wait until
-        the API serves a complete picture of the hub."""
+        the API shows the hub as a client now sees it: without that operator."""
         assert self.hub is not None
         deadline = time.monotonic() + API_WAIT_SECONDS
         op = self.hub.login(OP_NICK, password=self.password, share=0, desc="vhctl demo setup")
@@ -197,13 +199,13 @@ class Demo:
                 reply = self._answer(op, command, deadline)
             self._note(f"{command}: {reply or '(no answer)'}")
         finally:
-            op.logout()
+            op.logout()  # returns once the hub has run the logout hooks (on its own thread)
         while time.monotonic() < deadline and not port_open(self.api_port):
             time.sleep(0.1)
         if not port_open(self.api_port):
             self._note(f"the API is not listening on port {self.api_port}")
-        elif not self._wait_until_complete():
-            self._note(f"the API still shows only part of the hub after {COMPLETE_WAIT_SECONDS:g} s")
+        elif not self._wait_until_current():
+            self._note(f"the API still does not show the whole hub after {COMPLETE_WAIT_SECONDS:g} s")
 
     def _answer(self, op: SimUser, command: str, deadline: float) -> str:
         """The hub-security lines answering ``command`` typed by ``op``. A script may answer later
@@ -218,19 +220,26 @@ class Demo:
             reply = "\n".join(m[len(bot):] for m in op.messages()[seen:] if m.startswith(bot))
         return reply
 
-    def _wait_until_complete(self) -> bool:
-        """Poll the API's /health (no token needed) until its snapshot of the hub is complete: the
-        runtime fills it in over its first timer ticks, a few milliseconds of hub thread per tick."""
+    def _wait_until_current(self) -> bool:
+        """Poll the API's /health (no token needed) until its snapshot shows every hub event that
+        had happened when we first asked, the operator's logout included, and its first complete
+        picture of the hub (the runtime fills it in over its first timer ticks). The hub's event
+        count is read from the API after the logout returned, so it covers that logout; a
+        snapshot's count says which events it shows: no guess from time or from a stale user list."""
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
         deadline = time.monotonic() + COMPLETE_WAIT_SECONDS
+        since: Optional[int] = None
         while time.monotonic() < deadline:
             try:
                 with opener.open(f"http://127.0.0.1:{self.api_port}/health", timeout=2) as resp:
-                    if json.load(resp).get("cache_complete"):
-                        return True
-            except (OSError, ValueError):
+                    health = json.load(resp)
+                if since is None:
+                    since = int(health["hub_events"])
+                if health["cache_complete"] and int(health["snapshot_events"]) >= since:
+                    return True
+            except (OSError, ValueError, KeyError, TypeError):
                 pass
-            time.sleep(0.1)
+            time.sleep(0.05)
         return False
 
     # --- life on the hub -----------------------------------------------------------------------
@@ -281,6 +290,39 @@ class Demo:
         print(f"vhctl demo: {line}", file=self.err, flush=True)
 
 
+class HeldText(io.TextIOBase):
+    """A text stream that keeps what is written (from any thread) until ``release()``, then passes
+    everything on to ``target``: the demo's first lines must come first, also in a terminal that
+    shows stdout and stderr together."""
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self._target = target
+        self._held: Optional[list[str]] = []
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            if self._held is not None:
+                self._held.append(text)
+            else:
+                self._target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._held is None:
+                self._target.flush()
+
+    def release(self) -> None:
+        """Write out what was held; from now on pass writes straight through (idempotent)."""
+        with self._lock:
+            held, self._held = self._held, None
+            if held:
+                self._target.write("".join(held))
+            self._target.flush()
+
+
 @dataclass
 class DemoOutcome:
     """How a demo run ended: threads left alive and hub-rule problems (both empty when clean)."""
@@ -293,18 +335,22 @@ def run(hub_port: int, api_port: int, seconds: Optional[float], mode: str,
         out: Callable[[str], None], stop: threading.Event, err: TextIO = sys.stderr) -> DemoOutcome:
     """Start the demo, print its first lines with ``out``, run until ``stop`` is set or ``seconds``
     pass, stop cleanly."""
-    demo = Demo(hub_port, api_port, mode, err)
+    held = HeldText(err)
+    demo = Demo(hub_port, api_port, mode, cast(TextIO, held))
     problems: list[str] = []
     try:
-        with contextlib.redirect_stdout(err):   # what scripts print while loading must not come first
+        # what the hub, its scripts and the demo write while starting comes after the first lines
+        with contextlib.redirect_stdout(held), contextlib.redirect_stderr(held):
             info = demo.start()
         for line in info.lines():
             out(line)
+        held.release()
         try:
             stop.wait(seconds)
         except KeyboardInterrupt:  # Ctrl-C ends the demo like SIGTERM does
             pass
     finally:
+        held.release()
         problems = demo.stop()
     deadline = time.monotonic() + 3
     while demo.leftovers() and time.monotonic() < deadline:

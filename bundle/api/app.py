@@ -269,6 +269,8 @@ def build_app(deps: AppDeps) -> FastAPI:
         return Response(dumps({
             "status": "healthy" if fresh else "degraded", "timestamp": iso_utc(time.time()),
             "cache_age": round(age, 3), "cache_complete": snapshot.complete,
+            "snapshot_seq": snapshot.seq, "snapshot_events": snapshot.events,
+            "hub_events": snapshot.clock.value, "cache_current": snapshot.current,
             "hub_thread": "ok" if fresh else "not confirming the cache"}), media_type=JSON)
 
     @app.get("/api/stats", response_model=StatsModel, summary="Users online, total share, cache age")

@@ -262,8 +262,12 @@ def test_A1_A2_microdc2_uses_the_demo_as_its_printed_operator(
     # The users and their shares: microdc2's `who` against the API's user list (once the API's
     # first snapshot of the hub is complete: it fills in over the first timer ticks).
     eventually(lambda: demo.get("/api/stats")[1]["complete"])
-    # our login shows from the OnTimer after it (the runtime publishes once per tick)
-    eventually(lambda: any(u["nick"] == demo.nick for u in demo.get("/api/users")[1]["users"]))
+    # our login shows from the OnTimer after it (the runtime publishes once per tick): wait for the
+    # entry microdc2's own MyINFO made, not for one of the same nick from an earlier login
+    def microdc2_listed() -> bool:
+        return any(u["nick"] == demo.nick and u["tag"].startswith("<microdc2 V:")
+                   for u in demo.get("/api/users")[1]["users"])
+    eventually(microdc2_listed)
     status, page = demo.get("/api/users")
     assert status == 200
     api_shares = {u["nick"]: u["share"] for u in page["users"]}

@@ -22,7 +22,9 @@ def test_demo_lines_come_once_the_api_shows_the_whole_hub():
     demo = Demo(err=err, seed=7)
     try:
         info = demo.start()  # `vhctl demo` prints info.lines() right after this returns
-        assert _get(info.api_port, "/health")["cache_complete"], err.getvalue()
+        health = _get(info.api_port, "/health")
+        assert health["cache_complete"], err.getvalue()
+        assert health["snapshot_seq"] >= 1 and health["snapshot_events"] >= 1  # the logout, at least
         nicks = {u["nick"] for u in _get(info.api_port, "/api/users?limit=100")["users"]}
         people = {p[0] for p in _PEOPLE}
         assert len(nicks & people) >= len(people) - 2  # the chatter may have sent one or two away
