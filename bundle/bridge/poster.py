@@ -15,6 +15,7 @@ After any failure the poster first checks ``GET /api/health`` before posting aga
 Matterbridge costs one line at most, not one per timeout.
 
 urllib3 and not requests: requests' charset_normalizer refuses a second sub-interpreter (A24).
+Imported with the script (on the hub thread, during the load), so that each sub-interpreter has its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import json
 import threading
 from typing import Callable, Optional, Tuple
+
+import urllib3
 
 from vhctl_hub.bridge.backoff import Backoff
 from vhctl_hub.bridge.link import Link, LinkReport
@@ -47,9 +50,6 @@ class Poster:
     def __init__(self, link: Link, outbox: Outbox, spool: Spool, report: LinkReport,
                  backoff: Backoff, template: str, stop: threading.Event,
                  notice: Callable[[str], None]) -> None:
-        import urllib3  # here, not at module import: the hub thread never pays for it
-
-        self._urllib3 = urllib3
         self.link = link
         self.outbox = outbox
         self.spool = spool
@@ -102,7 +102,7 @@ class Poster:
         body = json.dumps({"gateway": link.gateway, "username": line["nick"],
                            "text": self.template.format(nick=line["nick"], message=outgoing(line["text"]))},
                           ensure_ascii=False).encode("utf-8", "replace")
-        errors = self._urllib3.exceptions
+        errors = urllib3.exceptions
         try:
             resp = self._pool.request("POST", link.endpoint("/api/message"), body=body,
                                       headers={"Content-Type": "application/json", **link.headers()})
@@ -134,7 +134,7 @@ class Poster:
         """GET /api/health (it needs the token too, M16); waits a backoff when it fails."""
         try:
             resp = self._pool.request("GET", self.link.endpoint("/api/health"), headers=self.link.headers())
-        except (self._urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             self._fail(_describe(exc), self.backoff.next_delay(), "retrying")
             return False
         if auth_refusal(resp.status, resp.data):

@@ -25,6 +25,9 @@ import time
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
 from vhctl_hub.bridge.backoff import Backoff
 from vhctl_hub.bridge.link import Link, LinkReport
 from vhctl_hub.bridge.poster import auth_refusal
@@ -92,9 +95,6 @@ class Reader:
 
     # ---------------------------------------------------------------- WebSocket
     def _websocket(self) -> tuple:
-        from websockets.exceptions import ConnectionClosed, InvalidStatus
-        from websockets.sync.client import connect
-
         link = self.link
         generation = link.generation
         self.report.state("connecting", transport="websocket")

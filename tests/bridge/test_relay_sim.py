@@ -34,3 +34,30 @@ def test_commands_and_bots_are_not_relayed(make_bridge_hub, standin, mode):
     alice.say("last")
     got = mb.wait_received(1)
     assert [m["text"] for m in got] == ["last"]
+
+
+def test_bridge_runs_as_the_second_script_beside_the_api_A24(make_bridge_hub, standin, mode):
+    """In sub mode each script is its own interpreter: the bridge's libraries load in the second one."""
+    import sys
+    import sysconfig
+    from pathlib import Path
+
+    from vhctl.render import render
+
+    mb = standin()
+    bridge = make_bridge_hub(mode, mb, load=False)
+    with bridge.config.open("a", encoding="utf-8") as handle:
+        handle.write("[api]\nport = 0\n")
+    site = sysconfig.get_paths()["purelib"]
+    api_script = bridge.script.with_name("hub_api.py")
+    api_script.write_text(render("hub_api.py", {
+        "venv": str(Path(site).parents[2]), "site_packages": site, "python": "%d.%d" % sys.version_info[:2],
+        "config_file": str(bridge.config), "component": "api"}), encoding="utf-8")
+    assert " is now loaded: " in bridge.command(f"!pyload {api_script}")
+    bridge.load()
+    bridge.connected()
+    alice = bridge.hub.login("alice", share=0)
+    alice.say("second script")
+    assert mb.wait_received(1)[0]["text"] == "second script"
+    mb.inject("back", "bob")
+    wait_until(lambda: "[irc] <bob> back" in bridge.chat_lines(alice), 10, bridge.hub)
