@@ -61,3 +61,20 @@ def test_bridge_runs_as_the_second_script_beside_the_api_A24(make_bridge_hub, st
     assert mb.wait_received(1)[0]["text"] == "second script"
     mb.inject("back", "bob")
     wait_until(lambda: "[irc] <bob> back" in bridge.chat_lines(alice), 10, bridge.hub)
+
+
+def test_min_class_and_the_configured_formats(make_bridge_hub, standin, mode):
+    mb = standin()
+    bridge = make_bridge_hub(mode, mb, min_class_to_send=1, bot_nick="Relay",
+                             hub_to_bridge_format="{nick} says: {message}",
+                             bridge_to_hub_format="{gateway}/{channel} {username}@{protocol}: {text}")
+    bridge.connected()
+    guest = bridge.hub.login("guest", share=0)
+    member = bridge.hub.login("member", user_class=1, share=0)
+    guest.say("not relayed: class 0")
+    member.say("relayed")
+    got = mb.wait_received(1)
+    assert [(m["username"], m["text"]) for m in got] == [("member", "member says: relayed")]
+    mb.inject("hi", "bob", protocol="matrix", channel="#room")
+    wait_until(lambda: bridge.chat_lines(guest, bot="Relay"), 10, bridge.hub)
+    assert bridge.chat_lines(guest, bot="Relay") == ["gateway1/#room bob@matrix: hi"]
