@@ -12,6 +12,7 @@ classes):
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -29,6 +30,8 @@ click: Any = getattr(typer.core, "_click", None) or getattr(typer.core, "click")
 #: Ctrl-C (or end of input at a prompt) as typer/click report it: one class, or two in typer 0.2x.
 ABORTS = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
 
+#: Set by the shell's completion script; the run then answers a completion request (no arguments).
+COMPLETE_VAR = "_VHCTL_COMPLETE"
 USAGE_EXIT = 2
 INTERRUPTED_EXIT = 130
 
@@ -141,7 +144,7 @@ def _run(argv: list[str], interrupts: _Interrupts) -> int:
     """Run one command line; returns the exit code."""
     try:
         _register()
-        if not argv:
+        if not argv and not os.environ.get(COMPLETE_VAR):
             _show_help()
             return USAGE_EXIT
         result = app(args=argv, prog_name="vhctl", standalone_mode=False)

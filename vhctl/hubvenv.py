@@ -171,8 +171,12 @@ def _create(venv: Path, interpreter: Interpreter, clear: bool) -> None:
         [str(_python(venv)), "-I", "-m", "ensurepip", "--upgrade", "--default-pip"],
     ]
     for command in steps:
-        result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                                env=_clean_env())
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                    env=_clean_env())
+        except BaseException:  # Ctrl-C: a venv without pip is no venv of ours
+            shutil.rmtree(venv, ignore_errors=True)
+            raise
         if result.returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             output = result.stdout + result.stderr

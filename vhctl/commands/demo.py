@@ -20,7 +20,7 @@ demo configuration into a private temporary folder and loaded the way an operato
 
   api: http://127.0.0.1:PORT
 
-  op: NICK PASSWORD        (a registered master account, class 10, for your DC client)
+  op: NICK PASSWORD        (a registered master account, class 10)
 
 It runs until Ctrl-C, SIGTERM or --for SECONDS, then stops everything and removes its folder.
 
@@ -30,9 +30,10 @@ Examples:
 
   vhctl demo --hub-port 4111 --api-port 8000
 
-  vhctl demo --for 60 --mode sub          # one minute, sub-interpreter plugin build
+  vhctl demo --for 60 --mode sub          # one minute, sub-interpreter build
 
-  microdc2   # then: set nick HubOwner / set password PASSWORD / connect 127.0.0.1:4111
+  microdc2     # then: set nick HubOwner / set password PASSWORD /
+               #       connect 127.0.0.1:4111
 """
 
 

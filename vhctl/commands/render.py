@@ -22,7 +22,7 @@ Then, in hub chat, as an admin: !pyload /path/to/hub_api.py (and matterbridge.py
 
 Examples:
 
-  vhctl render                                  # into hub.scripts_dir from the config
+  vhctl render                          # into hub.scripts_dir from the config
 
   vhctl render --to /etc/verlihub/scripts --json
 """
