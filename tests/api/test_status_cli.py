@@ -1,48 +1,130 @@
-"""`vhctl status` reads what a running API component publishes, without the hub, and never shows
-the token; `vhctl configure` changes settings all-or-nothing (real subprocesses)."""
+"""`vhctl status` asks the running API over HTTP, never calls a dead process running (A18: SIGTERM
+calls no hook, so the status file stays), answers in JSON whatever happens with --json, and exits
+0 / 1 / 2; `vhctl configure` changes settings all-or-nothing (real subprocesses)."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 from api_helpers import ApiHub
-from vhctl_hub.status import read_status
+from vhctl_hub.status import read_status, status_path
 
 
-def test_status_shows_the_running_api_and_never_the_token(make_api_hub: Callable[..., ApiHub], vhctl,
-                                                          keyring_dir: Path) -> None:
-    api = make_api_hub("single")
-    port = int(api.url().rsplit(":", 1)[1])
-    token = vhctl(api.config, "token", "--print").stdout.strip()
-    assert len(token) > 30
+def _wait_for_port(api: ApiHub, port: int) -> None:
     deadline = time.monotonic() + 15
     while (read_status(api.state_dir, "api") or {}).get("port") != port:
         assert time.monotonic() < deadline, read_status(api.state_dir, "api")
         api.hub.tick()
         time.sleep(0.1)
+
+
+def test_status_asks_the_running_api_and_never_shows_the_token(make_api_hub: Callable[..., ApiHub], vhctl,
+                                                               keyring_dir: Path) -> None:
+    api = make_api_hub("single")
+    port = int(api.url().rsplit(":", 1)[1])
+    token = vhctl(api.config, "token", "generate").stdout.strip()
+    assert len(token) > 30
+    _wait_for_port(api, port)
     as_json = vhctl(api.config, "status", "--json")
     human = vhctl(api.config, "status")
-    assert as_json.returncode == human.returncode == 0, as_json.stderr
     report = as_json.json()
-    assert report["components"]["api"]["state"] == "running"
-    assert report["components"]["api"]["port"] == port
-    assert report["components"]["api"]["stale"] is False
+    api_report = report["components"]["api"]
+    assert api_report["health"] == "ok" and api_report["process_alive"] is True, api_report
+    assert (api_report["state"], api_report["port"], api_report["stale"]) == ("running", port, False)
+    assert api_report["http"]["health"]["status"] == "healthy"
+    assert api_report["http"]["stats"]["hub_name"] == "LabHub"
     assert report["token"] == {"stored": True, "problem": None}
-    assert f"api:     running, port {port}" in human.stdout
+    assert report["components"]["bridge"]["health"] == "not loaded"
+    assert (as_json.returncode, human.returncode, report["exit_code"]) == (0, 0, 0), as_json.stderr
+    assert f"api:     ok, running, port {port}, 1 user online" in human.stdout  # the operator
+    assert human.stdout.rstrip().endswith("health:  ok")
     for output in (as_json.stdout, as_json.stderr, human.stdout, human.stderr):
         assert token not in output
 
 
-def test_status_on_a_fresh_config_says_what_to_run(vhctl, tmp_path: Path, keyring_dir: Path) -> None:
+def _hand_written_status(tmp_path: Path, **fields: object) -> Path:
+    """A config whose state folder holds an api status file with ``fields`` (what a hub killed with
+    SIGTERM leaves behind)."""
+    state = tmp_path / "state"
+    state.mkdir()
     config = tmp_path / "config.toml"
-    result = vhctl(config, "status")
-    assert result.returncode == 0, result.stderr
+    config.write_text(f'[hub]\nstate_dir = "{state}"\n')
+    now = time.time()
+    status = {"component": "api", "state": "running", "running": True, "port": 18412, "pid": os.getpid(),
+              "started_at": now - 5, "updated_at": now, "last_error": None, "counters": {}, **fields}
+    status_path(state, "api").write_text(json.dumps(status))
+    return config
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_A18_a_dead_hub_pid_is_down_not_running(vhctl, tmp_path: Path, keyring_dir: Path) -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    config = _hand_written_status(tmp_path, pid=ended.pid, port=_free_port())
+    result = vhctl(config, "status", "--json")
+    api = result.json()["components"]["api"]
+    assert result.returncode == 2 and result.json()["health"] == "down"
+    assert api["process_alive"] is False and api["running"] is False
+    assert f"the hub process (pid {ended.pid}) is gone" in api["problems"][0]
+    human = vhctl(config, "status")
+    assert human.returncode == 2 and "api:     down, not running, port" in human.stdout
+    assert "running, port" not in human.stdout.replace("not running, port", "")
+
+
+def test_a_reused_pid_is_not_the_hub(vhctl, tmp_path: Path, keyring_dir: Path) -> None:
+    """The PID is alive but that process started after the component did: another program now."""
+    config = _hand_written_status(tmp_path, pid=os.getppid(), started_at=1_000.0)
+    api = vhctl(config, "status", "--json").json()["components"]["api"]
+    assert api["process_alive"] is False and api["health"] == "down"
+
+
+def test_a_live_pid_whose_port_does_not_answer_is_down(vhctl, tmp_path: Path, keyring_dir: Path) -> None:
+    port = _free_port()
+    config = _hand_written_status(tmp_path, pid=os.getpid(), started_at=time.time(), port=port)
+    result = vhctl(config, "status", "--json", "--timeout", "0.5")
+    api = result.json()["components"]["api"]
+    assert result.returncode == 2 and api["process_alive"] is True
+    assert api["problems"] == [f"port {port} on 127.0.0.1 does not answer (Connection refused)"]
+    assert result.seconds < 20
+
+
+def test_status_on_a_fresh_config_says_how_to_start_and_exits_2(vhctl, tmp_path: Path, keyring_dir: Path) -> None:
+    config = tmp_path / "config.toml"
+    fresh = {"XDG_STATE_HOME": str(tmp_path / "state-home")}  # no hub has ever run for this user
+    result = vhctl(config, "status", env=fresh)
+    assert result.returncode == 2, result.stderr
     assert "not installed: run vhctl install" in result.stdout
     assert "not rendered: run vhctl render" in result.stdout
-    assert "none: run vhctl token" in result.stdout
+    assert "none: run vhctl token generate" in result.stdout
+    assert "hint:    nothing is running: start the hub, then in hub chat as an admin: !pyload" in result.stdout
+    assert "vhctl demo" in result.stdout
     assert not config.exists()
+    as_json = vhctl(config, "status", "--json", env=fresh)
+    assert as_json.returncode == 2 and as_json.json()["hint"].startswith("nothing is running")
+
+
+def test_status_json_is_json_even_for_errors(vhctl, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[api\nport = 1\n")
+    result = vhctl(config, "status", "--json")
+    assert result.returncode == 2 and result.stderr == ""
+    assert result.json()["health"] == "down" and "not valid TOML" in result.json()["error"]
+    missing = vhctl(tmp_path / "nope" / "config.toml", "status", "--json")
+    assert missing.returncode == 2 and "does not exist" in missing.json()["error"]
+    plain = vhctl(config, "status")
+    assert plain.returncode == 1 and plain.stderr.startswith("vhctl: error:")
 
 
 def test_configure_sets_values_and_rejects_a_bad_one_untouched(vhctl, tmp_path: Path) -> None:

@@ -1,52 +1,83 @@
-"""`vhctl status`: what is installed and what the hub-side components last reported, without the hub.
+"""`vhctl status`: what is installed, and whether the hub-side components are really alive.
 
-It reads the config, looks at the hub venv, the rendered scripts and the keyring (only whether a
-token exists, never its value) and the status files the components write (``vhctl_hub.status``).
+It reads the config, looks at the hub venv, the rendered scripts, the keyring (only whether a token
+exists, never its value) and the status files the components write (``vhctl_hub.status``). A status
+file alone proves nothing once the hub is gone (SIGTERM calls no hook, so nothing removes it): the
+process it names must still exist and be the same process (started before the component), the
+file must be fresh, and the API's port must answer. The running API is then asked over HTTP for
+its health and stats, with short timeouts so that a hung hub cannot hang a cron job.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
+import socket
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Annotated, Any, Dict, Iterable, List, Optional
 
 import typer
 from vhctl_hub import secrets as vault
-from vhctl_hub.statedir import fallback_state_dir
 from vhctl_hub.status import STALE_AFTER, read_status, scrub
 
 from vhctl import configfile
 from vhctl.cli import state
+from vhctl.errors import VhctlError
+from vhctl.hubvenv import hub_state_dir
 from vhctl.output import emit
 from vhctl.scripts import SCRIPTS
 
-HELP = """Show the hub venv, the rendered scripts, the API token's presence and each component's state.
+HELP = """Show the hub venv, the scripts, the tokens' presence and whether each component runs.
 
-A component's state comes from the status file it writes every few seconds while the hub calls
-its script; a status older than 15 s means the hub no longer calls it (unloaded, or the hub is
-stopped). Tokens are never shown, only whether one is stored. Exit code 0 in every case.
+A component counts as running only when the hub process it names is alive, its status file is
+fresh (the hub calls its script every few seconds) and, for the API, its port answers; the API's
+/health and /api/stats are then read over HTTP. Tokens are never shown, only whether one is set.
+
+Exit code: 0 all well, 1 degraded (running, with a problem), 2 down (nothing answers, or a
+component is dead). With --json the output is always one JSON document, errors included: usable
+from Nagios, systemd timers and cron.
 
 Examples:
 
   vhctl status
-
   vhctl status --json | jq '.components.api.port'
+  vhctl status --json --timeout 1 || echo "hub API needs attention"
 """
+
+OK, DEGRADED, DOWN = 0, 1, 2
+HEALTH_WORDS = {OK: "ok", DEGRADED: "degraded", DOWN: "down"}
 
 
 def register(app: typer.Typer) -> None:
     @app.command("status", help=HELP)
-    def status_command(as_json: bool = typer.Option(False, "--json", help="print the result as JSON")) -> None:
-        emit(collect(state.config_path), as_json, _human)
+    def status_command(
+        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+        timeout: Annotated[float, typer.Option(
+            "--timeout", min=0.1, max=30.0, metavar="SECONDS",
+            help="longest wait for each network check")] = 2.0,
+    ) -> None:
+        try:
+            data = collect(state.config_path, timeout)
+        except VhctlError as exc:
+            if not as_json:
+                raise
+            data = {"health": HEALTH_WORDS[DOWN], "exit_code": DOWN, "error": str(exc)}
+        emit(data, as_json, _human)
+        raise typer.Exit(data["exit_code"])
 
 
-def collect(config_path: Path) -> Dict[str, Any]:
-    """Everything `vhctl status` reports, as plain data."""
+def collect(config_path: Path, timeout: float = 2.0) -> Dict[str, Any]:
+    """Everything `vhctl status` reports, as plain data, with the overall health and exit code."""
     settings = configfile.read(config_path)
     hub = settings.hub
     venv = Path(hub.venv) if hub.venv else None
     scripts_dir = Path(hub.scripts_dir) if hub.scripts_dir else None
-    state_dir = Path(hub.state_dir) if hub.state_dir else fallback_state_dir()
+    state_dir = hub_state_dir(settings)
+    components = {name: _component(state_dir, name, settings.api.host, timeout) for name in SCRIPTS.values()}
+    loaded = [c["health"] for c in components.values() if c["health"] != "not loaded"]
+    code = max((_code(word) for word in loaded), default=DOWN)
     return {
         "config": str(config_path),
         "config_exists": config_path.exists(),
@@ -57,31 +88,138 @@ def collect(config_path: Path) -> Dict[str, Any]:
         "scripts": {name: {"path": str(scripts_dir / name) if scripts_dir else None,
                            "present": bool(scripts_dir and (scripts_dir / name).exists())}
                     for name in SCRIPTS},
-        "token": _token_state(),
+        "token": _token_state(settings),
         "state_dir": str(state_dir),
-        "components": {name: _component(state_dir, name) for name in SCRIPTS.values()},
+        "components": components,
+        "health": HEALTH_WORDS[code],
+        "exit_code": code,
+        "hint": None if loaded else _start_hint(scripts_dir),
     }
 
 
-def _token_state() -> Dict[str, Any]:
+def _code(word: str) -> int:
+    return next(code for code, name in HEALTH_WORDS.items() if name == word)
+
+
+def _start_hint(scripts_dir: Optional[Path]) -> str:
+    script = str(scripts_dir / "hub_api.py") if scripts_dir else "/path/to/hub_api.py"
+    return (f"nothing is running: start the hub, then in hub chat as an admin: !pyload {script} "
+            "(run `vhctl render` first if the scripts are missing); to try it without a hub: vhctl demo")
+
+
+def _token_state(settings: Any) -> Dict[str, Any]:
+    from vhctl.commands.token import use_hub_keyring
+
+    use_hub_keyring(settings)
     try:
         return {"stored": vault.read_token() is not None, "problem": None}
     except vault.KeyringUnavailable as exc:
         return {"stored": False, "problem": str(exc)}
 
 
-def _component(state_dir: Path, name: str) -> Dict[str, Any]:
+# -- one component ---------------------------------------------------------------------------------
+
+
+def _component(state_dir: Path, name: str, host: str, timeout: float) -> Dict[str, Any]:
     raw = read_status(state_dir, name)
     if raw is None:
-        return {"state": "never run", "stale": None}
+        return {"state": "never run", "health": "not loaded", "stale": None, "problems": []}
     report = scrub(raw)
     age = time.time() - float(report.get("updated_at") or 0)
     report["age_s"] = round(age, 1)
     report["stale"] = age > STALE_AFTER
+    problems: List[str] = []
+    down = False
+    pid = report.get("pid")
+    alive = process_alive(pid, report.get("started_at")) if isinstance(pid, int) else None
+    report["process_alive"] = alive
+    if alive is False:
+        down = True
+        problems.append(f"the hub process (pid {pid}) is gone; its last status is from {age:.0f} s ago")
+    elif report["stale"]:
+        down = True
+        problems.append(f"no report for {age:.0f} s: the hub no longer calls the script")
+    elif report.get("state") != "running":
+        down = True
+        problems.append(f"it reports {report.get('state', 'nothing')}")
+    if not down and name == "api" and report.get("port"):
+        http = _probe_api(host, int(report["port"]), timeout)
+        report["http"] = http
+        if http.get("error"):
+            down = True
+            problems.append(http["error"])
+        elif http.get("health", {}).get("status") != "healthy":
+            problems.append(f"the API says {http.get('health', {}).get('status', 'nothing')}")
+    if down:
+        report["running"] = False
+    if report.get("last_error") and not down:
+        problems.append(f"last error: {report['last_error']}")
+    report["problems"] = problems
+    report["health"] = HEALTH_WORDS[DOWN if down else DEGRADED if problems else OK]
     return report
 
 
+def process_alive(pid: int, started_at: Any) -> bool:
+    """Whether ``pid`` is a live process that existed when the component started (a PID reused by
+    a later process, or a zombie, is not the hub)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's (the hub's service user)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, IndexError, StopIteration, ValueError):
+        return True  # no /proc to ask: the kill(0) answer stands
+    if fields[0] == "Z":
+        return False
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return not isinstance(started_at, (int, float)) or started <= float(started_at) + 2.0
+
+
+def _probe_api(host: str, port: int, timeout: float) -> Dict[str, Any]:
+    """The API's port, /health and /api/stats (with the token when there is one)."""
+    address = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    try:
+        socket.create_connection((address, port), timeout=timeout).close()
+    except OSError as exc:
+        return {"error": f"port {port} on {address} does not answer ({exc.strerror or exc})"}
+    result: Dict[str, Any] = {"url": f"http://{address}:{port}"}
+    try:
+        token = vault.read_token()
+    except vault.KeyringUnavailable:
+        token = None
+    for key, path, auth in (("health", "/health", None), ("stats", "/api/stats", token)):
+        try:
+            result[key] = _get_json(address, port, path, auth, timeout)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            return {**result, "error": f"GET {path} failed: {exc}"}
+    return result
+
+
+def _get_json(host: str, port: int, path: str, token: Optional[str], timeout: float) -> Any:
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise ValueError(f"HTTP {response.status}")
+        return json.loads(body)
+    finally:
+        connection.close()
+
+
+# -- for people ------------------------------------------------------------------------------------
+
+
 def _human(data: Dict[str, Any]) -> Iterable[str]:
+    if "error" in data:
+        yield f"status:  down: {data['error']}"
+        return
     yield f"config:  {data['config']}" + ("" if data["config_exists"] else " (not created yet: defaults)")
     venv = data["venv"]
     if venv["path"]:
@@ -94,22 +232,27 @@ def _human(data: Dict[str, Any]) -> Iterable[str]:
         yield f"script:  {name}: {where}" + ("" if script["present"] or not script["path"] else " (missing)")
     token = data["token"]
     yield "token:   " + ("stored in the keyring" if token["stored"] else
-                         f"unavailable: {token['problem']}" if token["problem"] else "none: run vhctl token")
+                         f"unavailable: {token['problem']}" if token["problem"] else "none: run vhctl token generate")
     for name, report in data["components"].items():
         yield _component_line(name, report)
+    yield f"health:  {data['health']}"
+    if data["hint"]:
+        yield f"hint:    {data['hint']}"
 
 
 def _component_line(name: str, report: Dict[str, Any]) -> str:
+    label = f"{name}:".ljust(9)
     if report["stale"] is None:
-        return f"{name}:     never run (no status in the state folder)"
-    parts: List[str] = [str(report.get("state", "?"))]
+        return f"{label}never run (no status in the state folder)"
+    parts: List[str] = [report["health"], str(report.get("state", "?")) if report["health"] != "down" else "not running"]
     if report.get("port"):
         parts.append(f"port {report['port']}")
-    if report["stale"]:
-        parts.append(f"no report for {report['age_s']:.0f} s: the hub no longer calls the script")
-    lag = report.get("lag") or {}
-    if lag.get("queue_len"):
-        parts.append(f"{lag['queue_len']} queued")
-    if report.get("last_error"):
-        parts.append(f"last error: {report['last_error']}")
-    return f"{name}:     " + ", ".join(parts)
+    stats = (report.get("http") or {}).get("stats") or {}
+    if "users_online" in stats:
+        count = stats["users_online"]
+        parts.append(f"{count} user{'' if count == 1 else 's'} online")
+    for key, value in sorted(report.items()):
+        if key.endswith("_state") and value:
+            parts.append(f"{key[:-6]} {value}")
+    parts.extend(report["problems"])
+    return label + ", ".join(parts)
