@@ -217,3 +217,8 @@ def test_m8_http10_health_works(mb: MatterbridgeStandIn) -> None:
     conn.send(b"GET /api/health HTTP/1.0\r\nAuthorization: Bearer hubtoken\r\n\r\n")
     raw = conn.read_to_eof()
     assert status(raw) == 200 and body(raw) == b"OK"
+
+
+def test_m47_a_remote_parent_arrives_as_not_found(mb: MatterbridgeStandIn) -> None:
+    assert mb.inject("reply", "alice", parent_id="123")["parent_id"] == "msg-parent-not-found"
+    assert mb.inject("plain", "alice")["parent_id"] == ""

@@ -46,7 +46,8 @@ Public API (stable; the bridge client's tests use it)::
     # A remote user speaks: routed into the gateway, reaching our account (ring + every WebSocket
     # client, M30, M56). Returns the message as our account receives it (13 keys, M13).
     mb.inject(text, username, protocol="irc", channel="#hub", account="irc.demo",
-              event="", userid="", avatar="", extra=None) -> dict
+              event="", userid="", avatar="", parent_id="", extra=None) -> dict
+              # a non-empty parent_id arrives as "msg-parent-not-found" (M47)
 
     # The same for many lines in one call (benches): yields between lines, at most `rate` per second.
     mb.inject_many(texts, username, rate=None, timeout=600.0, **source) -> int   # source: as inject

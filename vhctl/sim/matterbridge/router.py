@@ -16,6 +16,7 @@ from vhctl.sim.matterbridge.ring import Ring
 # M44: never delivered to an api account, or only with the receiver's ShowJoinPart/ShowTopicChange.
 NEVER_TO_API = frozenset({"msg_delete", "user_typing", "notice_irc", "topic_change"})
 JOIN_LEAVE = "join_leave"
+PARENT_NOT_FOUND = "msg-parent-not-found"
 
 
 class Client(Protocol):
@@ -70,14 +71,15 @@ class Router:
     # --- a remote account -> ours
 
     def inject(self, *, text: str, username: str, protocol: str, channel: str, account: str,
-               event: str = "", userid: str = "", avatar: str = "",
+               event: str = "", userid: str = "", avatar: str = "", parent_id: str = "",
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """A remote user's message, as our account receives it (or as it would, if filtered)."""
         self.record.count("injected")
         msg = new_message(text=text, channel=channel, username=self._nick(username, protocol, channel,
                                                                             account, userid),
                           userid=userid, avatar=avatar, account=account, event=event,
-                          protocol=protocol, gateway=self.gateway, Extra=extra)
+                          protocol=protocol, gateway=self.gateway, Extra=extra,
+                          parent_id=PARENT_NOT_FOUND if parent_id else "")  # M47: ids never map
         if not self._accepts(msg):
             self.record.count("filtered_events")
             return msg

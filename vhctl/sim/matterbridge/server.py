@@ -170,11 +170,11 @@ class MatterbridgeStandIn:
 
     def inject(self, text: str, username: str, protocol: str = "irc", channel: str = "#hub",
                account: str = "irc.demo", event: str = "", userid: str = "", avatar: str = "",
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+               parent_id: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """A remote user's message routed to our account; returns it as our account receives it."""
         return self._call(lambda: self._router().inject(
             text=text, username=username, protocol=protocol, channel=channel, account=account,
-            event=event, userid=userid, avatar=avatar, extra=extra))
+            event=event, userid=userid, avatar=avatar, parent_id=parent_id, extra=extra))
 
     def inject_many(self, texts: Iterable[str], username: str, rate: float | None = None,
                     timeout: float = 600.0, **source: Any) -> int:
