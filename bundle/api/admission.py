@@ -92,8 +92,8 @@ class ConnectionGate:
         self._open: Dict[int, _Watch] = {}
         self._per_client: Dict[str, int] = {}
         self._sweeping = False
-        #: Counters for /metrics and the tests: refused, evicted, timed out (idle), stalled.
-        self.counts = {"refused": 0, "evicted": 0, "idle_closed": 0, "stalled_closed": 0}
+        #: Counters: connections seen, refused, evicted, timed out (idle), ended for not reading.
+        self.counts = {"seen": 0, "refused": 0, "evicted": 0, "idle_closed": 0, "stalled_closed": 0}
 
     def protocol(self, base: type) -> type:
         """A subclass of uvicorn's HTTP protocol class ``base`` that is admitted by this gate."""
@@ -119,6 +119,7 @@ class ConnectionGate:
         peer = transport.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
         now = time.monotonic()
+        self.counts["seen"] += 1
         if self._per_client.get(client, 0) >= self.limits.per_client and not self._evict(client, now):
             self._refuse(transport)
             return

@@ -11,6 +11,7 @@ from typing import Callable, Iterator, List
 
 import pytest
 from api_helpers import StandaloneApi, snapshot, user
+from runtime_helpers import wait_until
 
 from vhctl_hub.api.admission import Limits
 
@@ -54,7 +55,11 @@ def test_twice_the_connection_caps_of_idle_or_half_open_sockets_leave_health_and
         standalone: Callable[..., StandaloneApi], sockets: Callable[..., List[socket.socket]], first: bytes) -> None:
     limits = Limits(grace=0.3, sweep_every=0.2)
     api = standalone(snapshot([user("alice")]), limits=limits)
-    sockets(_port(api), 2 * max(limits.per_client, limits.max_connections), first)
+    held = 2 * max(limits.per_client, limits.max_connections)
+    sockets(_port(api), held, first)
+    gate = api.server.gate
+    assert gate is not None
+    wait_until(lambda: gate.counts["seen"] >= held, timeout=60)  # the server has accepted every one
     time.sleep(limits.grace)  # held sockets, not a burst still arriving: new ones may now evict them
     assert _timed_get(api, "/health") < 1.0
     assert _timed_get(api, "/api/stats") < 1.0
