@@ -91,5 +91,13 @@ class RawClient:
         self.send(f"$Supports {supports}|$Key {key}|$ValidateNick {nick}|")
         return lock
 
+    def read_login(self) -> bytes:
+        """After the client's MyINFO: everything up to the end of the nick list, which comes after
+        the banner and the "Your information" block (A15)."""
+        got = self.read_until(b"<Verlihub> Your information:")
+        got += self.read_until(b"\r\n|")
+        got += self.read_until(b"$OpList ")
+        return got + self.read_until(b"|")
+
     def close(self) -> None:
         self.sock.close()

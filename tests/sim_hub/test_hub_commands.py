@@ -95,12 +95,18 @@ def test_F40_trigger_chars_come_from_the_config(make_hub: Callable[..., Hub]) ->
     assert ("OnHubCommand", ("alice", "mycmd", 0, 0, "#")) in _names(hub, "OnHubCommand")
 
 
-def test_hub_help_command(hub: Hub) -> None:
-    alice = hub.login("alice")
-    alice.clear()
+def test_A16_help_is_one_message_per_class_section(hub: Hub) -> None:
+    alice, master = hub.login("alice"), hub.login("Master", user_class=10)
+    alice.clear(), master.clear()
     alice.say("+help")
-    assert alice.received.startswith(b"<Verlihub> Hub commands:")
-    assert hub.command("!help").startswith("Hub commands:")
+    master.say("!help")
+    assert len(alice.messages()) == 1
+    assert alice.messages()[0].startswith("<Verlihub> [*] Regular user with class 0:")
+    sections = master.messages()
+    assert len(sections) == 7
+    assert sections[0].startswith(
+        "<Verlihub> [*] Master with class 10:\r\n\r\n [*] Update check:\r\n\r\n\t!update")
+    assert sections[-1].startswith("<Verlihub> [*] Regular user with class 0:")
 
 
 def test_operator_topic_and_kick_commands(hub: Hub) -> None:

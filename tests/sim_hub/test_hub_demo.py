@@ -40,7 +40,7 @@ def test_demo_for_3_seconds(tmp_path: Path) -> None:
         client.send(f"$MyPass {password}|")
         assert client.read_until(f"$LogedIn {nick}|".encode()).endswith(f"$LogedIn {nick}|".encode())
         client.send(f"$Version 1,0091|$GetNickList|$MyINFO $ALL {nick} $ $\x01$$0$|")
-        got = client.read_until(b"<Verlihub> Status: Normal|")
+        got = client.read_login()
         infos = re.findall(rb"\$MyINFO \$ALL (\S+) [^$]*\$ \$[^$]*\$[^$]*\$(\d+)\$", got)
         shares = {n.decode(): int(s) for n, s in infos}
         assert len(shares) >= 28

@@ -16,8 +16,7 @@ def _login(client, nick: str = "carol", myinfo: str = CAROL_MYINFO) -> bytes:
     client.handshake(nick)
     got = client.read_until(f"$Hello {nick}|".encode())
     client.send(f"$Version 1,0091|$GetNickList|{myinfo}|")
-    got += client.read_until(b"<Verlihub> Status: Normal|")
-    return got + client.read_until(b"\r\n|")   # the "Your information:" block
+    return got + client.read_login()
 
 
 def test_A1_handshake_bytes_for_an_unregistered_nick(make_hub: Callable[..., Hub], raw_client) -> None:
@@ -101,9 +100,9 @@ def test_client_without_nogetinfo_gets_nicklist_and_getinfo(make_hub: Callable[.
     client = raw_client(hub.port)
     client.handshake("old", supports="NoHello ")
     client.read_until(b"$Hello old|")
-    client.send("$Version 1,0091|$GetNickList|")
-    assert client.read_until(b"$OpList Verlihub$$OpChat$$|") == \
-        b"$NickList Verlihub$$OpChat$$alice$$|$OpList Verlihub$$OpChat$$|"
+    client.send("$Version 1,0091|$GetNickList|$MyINFO $ALL old $ $\x01$$0$|")
+    assert client.read_login().endswith(
+        b"|$NickList Verlihub$$OpChat$$alice$$old$$|$OpList Verlihub$$OpChat$$|")
     client.send("$GetINFO alice old|")
     assert client.read_until(b"$|") == \
         b"$MyINFO $ALL alice d<++ V:0.868,M:A,H:1/0/0,S:3>$ $100\x01$$1234567890$|"

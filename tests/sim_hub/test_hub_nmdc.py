@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from vhctl.sim import nmdc
+from vhctl.sim import nmdc, welcome
 
 
 def _reference_key(lock: bytes) -> bytes:
@@ -131,9 +131,13 @@ def test_A1_share_formatting() -> None:
     assert nmdc.format_bytes(0) == "0.00 B"
 
 
-def test_A1_period_formatting() -> None:
-    assert nmdc.format_period(0) == "0 msecs"
-    assert nmdc.format_period(90061000) == "1 days 1 hours 1 min 1 sec"
+def test_A16_A17_period_formatting() -> None:
+    assert welcome.format_period(0) == "0 msecs"
+    assert welcome.format_period(4206) == "4 secs 206 msecs"
+    assert welcome.format_period(131000) == "2 mins 11 secs"
+    assert welcome.format_period(1765000) == "29 mins 25 secs"
+    assert welcome.format_period(90061000) == "1 day 1 hour"
+    assert welcome.format_period(60001) == "1 min 1 msec"
 
 
 def test_tag_mode() -> None:

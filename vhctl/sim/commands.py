@@ -12,17 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from vhctl.sim import nmdc
+from vhctl.sim import welcome
 from vhctl.sim.hub import OP_CLASS
 
 if TYPE_CHECKING:
     from vhctl.sim.hub import Conn, Hub, User
-
-HELP = ("Hub commands:\r\n\r\n"
-        " help - this list\r\n"
-        " myinfo - what the hub knows about you\r\n"
-        " topic <text> - set the hub topic (operators)\r\n"
-        " kick <nick> <reason> - kick a user (operators)\r\n")
 
 
 class Commands:
@@ -67,13 +61,13 @@ class Commands:
 
     # --- the commands --------------------------------------------------------------------------
 
-    def cmd_help(self, conn: "Conn", _user: "User", _args: str) -> None:
-        self.hub.hub_says(conn, HELP)
+    def cmd_help(self, conn: "Conn", user: "User", _args: str) -> None:
+        """One message per class section, from the user's class down (A16)."""
+        for text in welcome.help_messages(user.cls):
+            self.hub.hub_says(conn, text)
 
     def cmd_myinfo(self, conn: "Conn", user: "User", _args: str) -> None:
-        self.hub.hub_says(conn, f"Your information:\r\n\r\n [*] Nick: {user.nick}\r\n"
-                                f" [*] Class: {user.cls}\r\n [*] IP: {user.ip}\r\n"
-                                f" [*] Share: {nmdc.format_bytes(user.share)}\r\n")
+        self.hub.hub_says(conn, welcome.information(self.hub, user))
 
     def cmd_topic(self, conn: "Conn", _user: "User", args: str) -> None:
         topic = self.hub.topic(args)

@@ -105,6 +105,7 @@ class Conn:
         self.features: set[str] = set()
         self.user: Optional[User] = None
         self.awaiting_pass = False
+        self.nick_list_wanted = False    # $GetNickList came during the login (A15)
         self.counted = False
         self.closed = False
         self.close_reason: Optional[int] = None

@@ -195,14 +195,3 @@ def format_bytes(size: int) -> str:
         value /= 1024
         unit += 1
     return f"{value:.2f} {_UNITS[unit]}"
-
-
-def format_period(ms: int) -> str:
-    """A duration the way the hub words it: ``"2 days 3 hours 5 min 1 sec"``, ``"0 msecs"`` (A1)."""
-    seconds, msecs = divmod(max(0, int(ms)), 1000)
-    minutes, sec = divmod(seconds, 60)
-    hours, mins = divmod(minutes, 60)
-    days, hrs = divmod(hours, 24)
-    parts = [(days, "days"), (hrs, "hours"), (mins, "min"), (sec, "sec")]
-    text = " ".join(f"{n} {unit}" for n, unit in parts if n)
-    return text or f"{msecs} msecs"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Callable
 
-from vhctl.sim import nmdc
+from vhctl.sim import nmdc, welcome
 from vhctl.sim.hub import (
     CR_BADNICK, CR_INVALID_KEY, CR_INVALID_USER, CR_KICKED, CR_LOGIN_ERR, CR_PASSWORD, CR_PLUGIN,
     CR_QUIT, CR_SYNTAX, CR_TAG_INVALID, CR_USERLIMIT, MAX_MESSAGE, OP_CLASS, VIP_CLASS, User)
@@ -169,9 +169,12 @@ class Proto:
         self.hub.hook("OnParsedMsgVersion", conn.ip, msg)
 
     def on_get_nick_list(self, conn: "Conn", _msg: str) -> None:
-        """Answered at once; during the login the list therefore lacks the user, whose own MyINFO
-        comes as the echo of its broadcast right before the banner (A1)."""
-        self.send_nick_list(conn)
+        """Answered at once once logged in; during the login it is kept until the banner is out,
+        so the list then holds the user's own MyINFO and an $OpList naming it (A15)."""
+        if conn.user is not None and conn.user.in_list:
+            self.send_nick_list(conn)
+        else:
+            conn.nick_list_wanted = True
 
     def send_nick_list(self, conn: "Conn") -> None:
         """Clients with NoGetINFO get every MyINFO, others the $NickList; both then $OpList."""
@@ -235,31 +238,21 @@ class Proto:
         if not hub.hook("OnUserLogin", nick):
             hub.close(conn, CR_PLUGIN, delay_quit=True)   # A4: others get $Quit ~0.9 s later
             return
-        if hub.config.int("send_user_info") and not conn.closed:
+        if conn.closed:
+            return
+        if hub.config.int("send_user_info"):
             self.send_banner(conn)
+        if conn.nick_list_wanted:
+            conn.nick_list_wanted = False
+            self.send_nick_list(conn)
 
     def send_banner(self, conn: "Conn") -> None:
-        """The login lines from the hub-security bot (A1)."""
-        if conn.discard:
+        """The login messages from the hub-security bot, before the nick list (A1, A15)."""
+        if conn.discard or conn.user is None:
             return
         hub = self.hub
-        user = conn.user
-        assert user is not None
-        uptime = nmdc.format_period(int((time.time() - hub.started_at) * 1000))
-        lines = [f"Software: Verlihub {hub.config['hub_version']}", f"Uptime: {uptime}",
-                 f"Users: {hub.users_count}", f"Share: {nmdc.format_bytes(hub.total_share)}",
-                 "Status: Normal"]
-        motd = hub.basedir / "motd"
-        if motd.is_file():
-            lines.append(motd.read_bytes().decode("latin-1").replace("\n", "\r\n"))
-        cc = user.cc or ""
-        lines.append("Your information:\r\n\r\n"
-                     f" [*] Nick: {user.nick}\r\n"
-                     f" [*] Class: {user.cls}\r\n"
-                     f" [*] IP: {user.ip}\r\n"
-                     f" [*] Country: {cc}={hub.geo.country(user.ip) or ''}\r\n"
-                     f" [*] Share: {nmdc.format_bytes(user.share)}\r\n")
-        conn.send("".join(nmdc.chat(hub.security_nick, line) for line in lines))
+        conn.send("".join(nmdc.chat(hub.security_nick, line)
+                          for line in welcome.banner(hub, conn.user)))
 
     # --- chat and private messages -------------------------------------------------------------
 
@@ -299,7 +292,7 @@ class Proto:
         if not hub.chat_rules or user.cls >= VIP_CLASS or not limit or waited >= limit:
             return True
         hub.hub_says(conn, f"Your message wasn't sent because minimum chat delay is {limit} ms "
-                           f"but you waited only {nmdc.format_period(int(waited))}.")
+                           f"but you waited only {welcome.format_period(int(waited))}.")
         return False
 
     def on_pm(self, conn: "Conn", msg: str) -> None:

@@ -1,0 +1,57 @@
+"""The second real-hub run (A15-A19): login order, texts, flood protection, the two ways of
+stopping, and the system site folder, byte for byte where the observation gives bytes."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from vhctl.sim.hub import Hub
+
+MASTER_MYINFO = "$MyINFO $ALL Master $ $\x01$$0$"
+HS_MYINFO = "$MyINFO $ALL Verlihub Hub security<Verlihub V:1.7.0.0,M:A,H:0/0/1,S:0>$ $\x01$$0$"
+OC_MYINFO = "$MyINFO $ALL OpChat Operator chat<Verlihub V:1.7.0.0,M:A,H:0/0/1,S:0>$ $\x01$$0$"
+
+
+def test_A15_registered_operator_login_order_over_a_socket(make_hub: Callable[..., Hub],
+                                                          raw_client) -> None:
+    hub = make_hub(listen_port=0)
+    hub.call(hub.register, "Master", 10, "secret")
+    client = raw_client(hub.port)
+    client.handshake("Master")
+    assert client.read_until(b"$GetPass|").endswith(b"$HubName LabHub|$GetPass|")
+    client.send("$MyPass secret|")
+    assert client.read_until(b"$LogedIn Master|") == b"$Hello Master|$LogedIn Master|"
+    client.send(f"$Version 1,0091|$GetNickList|{MASTER_MYINFO}|")
+    got = client.read_until(b"<Verlihub> Your information:").decode("latin-1")
+    got += client.read_until(b"\r\n|").decode("latin-1")
+    got += client.read_until(b"$OpList ").decode("latin-1")
+    got = (got + client.read_until(b"|").decode("latin-1")).split("|")[:-1]
+    assert got[:2] == [MASTER_MYINFO, "$OpList Master$$"]
+    assert got[2] == "<Verlihub> Software: Verlihub 1.7.0.0"
+    assert re.fullmatch(r"<Verlihub> Uptime: \d+ (msecs|secs \d+ msecs)", got[3])
+    assert got[4:7] == ["<Verlihub> Users: 1", "<Verlihub> Share: 0.00 B", "<Verlihub> Status: Normal"]
+    assert got[7].startswith("<Verlihub> MOTD:\r\n\r\n Welcome to Verlihub\r\n\r\n\t+help\t\t- Available commands")
+    info = got[8]
+    assert info.startswith("<Verlihub> Your information:\r\n\r\n [*] Nick: Master\r\n [*] IP: 127.0.0.1\r\n")
+    labels = re.findall(r" \[\*\] ([^:]+):", info)
+    assert labels[:9] == ["Nick", "IP", "Country", "City", "Hub TLS", "Client TLS", "Client NAT",
+                          "Class", "Registered on"]
+    # the nick list only now: every MyINFO, the user's own again, then the op list naming the user
+    assert sorted(got[9:12]) == sorted([HS_MYINFO, OC_MYINFO, MASTER_MYINFO])
+    assert len(got) == 13 and got[12].startswith("$OpList ")
+    assert sorted(got[12][len("$OpList "):].split("$$")) == ["", "Master", "OpChat", "Verlihub"]
+
+
+def test_A16_motd_at_every_login_and_py_rights_below_plugin_mod_class(
+        hub_factory: Callable[..., Hub]) -> None:
+    hub = hub_factory()
+    (hub.basedir / "motd").write_bytes(b"Lab rules\nbe nice\n")
+    for _ in range(2):
+        alice = hub.login("alice")
+        assert "<Verlihub> MOTD:\r\n\r\nLab rules\r\nbe nice\r\n" in alice.messages()
+        alice.logout()
+    op = hub.login("op3", user_class=3)
+    op.clear()
+    op.say("!pylist")
+    assert op.received == b"<Verlihub> You have no rights to do this.|"
