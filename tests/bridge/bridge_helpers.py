@@ -48,7 +48,7 @@ class BridgeHub(ApiHub):
 
     def component(self) -> Any:
         """The live BridgeComponent of the loaded script (its own copy in sub mode)."""
-        runtime = self.hub.plugin.script_module(self.sid).vhctl.runtime()
+        runtime = self.hub.plugin.script_module(self.sid).hub_runtime.runtime()
         found = [i.component for i in runtime.instances() if i.ctx.name == "bridge"]
         assert found, "no live bridge component"
         return found[0]
