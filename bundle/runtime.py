@@ -18,7 +18,6 @@ except by the ``!pyunload`` command our OnHubCommand saw before the plugin acted
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from vhctl_hub.component import Component, Context
 from vhctl_hub.config import RuntimeSettings
 from vhctl_hub.dedup import EventDeduper
 from vhctl_hub.events import EventFeed
-from vhctl_hub.hookguard import HookGuard
+from vhctl_hub.hookguard import HookGuard, names_script
 from vhctl_hub.hookstats import HookStats
 from vhctl_hub.lease import Lease
 from vhctl_hub.sender import HubSender
@@ -124,12 +123,7 @@ class Instance:
     def named_by(self, target: str) -> bool:
         """Whether `!pyunload TARGET` means this instance's script (F9): its id, its path (relative
         to the hub's working folder), or a bare name the plugin looks up in its scripts folder."""
-        script = self.ctx.script_path
-        if target.isdigit():
-            return self.slot is not None and int(target) == self.slot
-        if "/" in target:
-            return os.path.abspath(target) == os.path.abspath(script)
-        return script.endswith("/scripts/" + target)
+        return names_script(target, self.ctx.script_path, self.slot)
 
     def retire(self, reason: str) -> None:
         """Ask the supervisor to stop the component for good (any thread)."""
@@ -302,6 +296,7 @@ class Runtime:
             old.retire("replaced by a newer load of its script")
         if self.single:
             self.guard.adopt(script_globals)
+            self.guard.place_earlier(slot, self.vh.slot_alive, self._live_slots())
         if component.needs_cache:
             self.cache.activate()
         self._last_tick = time.monotonic()
@@ -359,6 +354,8 @@ class Runtime:
         try:
             if not self.single:
                 return self._handle(hook, args)
+            if self.guard.pending:
+                self._settle_guard(final=hook == "OnTimer")
             repeated = self.dedup.enter(hook, args)
             if repeated is not None:
                 return repeated
@@ -394,6 +391,8 @@ class Runtime:
         third-party OnParsedMsgAny is chained once per message, its 0 blocking."""
         if not self.single:
             return 1
+        if self.guard.pending:   # before the message's other hooks: they find ours in place (A23)
+            self._settle_guard(final=False)
         dedup = self.dedup
         repeated = dedup.enter(MESSAGE_HOOK, args)
         if repeated is not None:
@@ -471,6 +470,8 @@ class Runtime:
     def _on_command(self, nick: str, command: str, user_class: int, in_pm: int, prefix: str) -> int:
         if prefix == "!" and command.startswith(UNLOAD_COMMANDS):
             self._note_unload(command.partition(" ")[2].strip())
+        if prefix == "!" and self.single:
+            self.guard.note_command(command)
         sets = [i.commands for i in self.instances() if i.commands is not None]
         pm = bool(in_pm)
         verdict = route(sets, nick, command, int(user_class), pm, str(prefix),
@@ -493,6 +494,10 @@ class Runtime:
         for instance in self.instances():
             if instance.named_by(target):
                 instance.unload_asked = now
+
+    def _settle_guard(self, final: bool) -> None:
+        """Single mode, hub thread: finish a third-party load or unload the guard was told about."""
+        self.guard.settle(self.vh.myid(), self.vh.slot_alive, final)
 
     def _check_slots(self) -> None:
         """Single mode: retire components whose script slot was unloaded (F3, F15)."""
