@@ -142,7 +142,7 @@ def make_hub(folder: Path) -> Hub:
 
 
 def runtime_of(hub: Hub) -> Any:
-    return hub.plugin.script_module(hub.plugin.scripts()[0][0]).vhctl.runtime()
+    return hub.plugin.script_module(hub.plugin.scripts()[0][0]).hub_runtime.runtime()
 
 
 def api_url(hub: Hub) -> str:

@@ -150,7 +150,7 @@ def measure_flood(mode: str, events: int, budget_ms: float) -> Tuple[Dict[str, f
 
 def _queue_done(hub: Hub) -> int:
     slot_id = hub.plugin.scripts()[0][0]
-    return hub.plugin.script_module(slot_id).vhctl.runtime().queue.done
+    return hub.plugin.script_module(slot_id).hub_runtime.runtime().queue.done
 
 
 def main(argv: List[str]) -> None:

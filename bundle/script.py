@@ -1,7 +1,8 @@
 """What a rendered hub script uses: ``register`` one component, ``dispatch`` each hook to the runtime.
 
 A script (see ``templates/hub_api.py``) calls ``register(COMPONENT, CONFIG_FILE, globals())`` before
-defining its hooks, then defines each name of ``HOOKS`` as ``return vhctl.dispatch(name, *args)``.
+defining its hooks, then defines each name of ``HOOKS`` as ``return hub_runtime.dispatch(name, *args)`` (imported as
+``hub_runtime``: the name ``vhctl`` belongs to the CLI).
 Everything else (modes, reloads, threads, encodings) is the runtime's business.
 """
 

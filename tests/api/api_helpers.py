@@ -152,7 +152,7 @@ class ApiHub:
 
     def component(self) -> Any:
         """The live ApiComponent of the loaded script (its own copy in sub mode)."""
-        runtime = self.hub.plugin.script_module(self.sid).vhctl.runtime()
+        runtime = self.hub.plugin.script_module(self.sid).hub_runtime.runtime()
         found = [i.component for i in runtime.instances() if i.ctx.name == "api"]
         assert found, "no live api component"
         return found[0]

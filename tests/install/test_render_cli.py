@@ -85,4 +85,4 @@ def test_rendered_script_from_the_real_venv_serves_the_api(vhctl, hub_venv, tmp_
     if mode == "sub":  # a sub-interpreter imports the runtime afresh, from the venv's site-packages;
         # in single mode the simulator shares the test process's modules, which already hold it
         module = hub.plugin.script_module(0)
-        assert str(hub_venv.venv) in module.vhctl.__file__, json.dumps(module.vhctl.__file__)
+        assert str(hub_venv.venv) in module.hub_runtime.__file__, json.dumps(module.hub_runtime.__file__)

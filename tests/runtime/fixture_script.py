@@ -8,18 +8,18 @@ COMPONENT = "@component@"
 
 if SITE_PACKAGES not in sys.path:
     sys.path.insert(0, SITE_PACKAGES)
-import vhctl_hub.script as vhctl  # noqa: E402
+import vhctl_hub.script as hub_runtime  # noqa: E402
 
-vhctl.register(COMPONENT, CONFIG_FILE, globals())
+hub_runtime.register(COMPONENT, CONFIG_FILE, globals())
 
 
 def _hook(name):
     def hook(*args):
-        return vhctl.dispatch(name, *args)
+        return hub_runtime.dispatch(name, *args)
     hook.__name__ = name
     return hook
 
 
 # The same hooks as hub_api.py, defined in a loop: the plugin only sees callables by name (F19).
-for _name in vhctl.HOOKS:
+for _name in hub_runtime.HOOKS:
     globals()[_name] = _hook(_name)

@@ -90,7 +90,7 @@ def ticks(hub: Hub, count: int) -> None:
 
 def runtime_of(hub: Hub, sid: int) -> Any:
     """The vhctl runtime a loaded script uses (its own copy in sub mode, the shared one in single)."""
-    return hub.plugin.script_module(sid).vhctl.runtime()
+    return hub.plugin.script_module(sid).hub_runtime.runtime()
 
 
 def components(hub: Hub, sid: int) -> List[Any]:

@@ -45,6 +45,22 @@ def test_F1_wrong_venv_fails_with_one_line_and_leaves_the_hub_alone(make_hub, sc
     hub.tick()  # nothing of ours runs
 
 
+@pytest.mark.parametrize("body, expected", [
+    ("raise ImportError('no module named vhctl_missing')", "is not importable (no module named vhctl_missing); "
+                                                           "run: vhctl install"),
+    ("def broken(:\n    pass", "failed to start (SyntaxError: "),
+    ("raise RuntimeError('boom')", "failed to start (RuntimeError: boom); please report it"),
+])
+def test_a_component_that_fails_to_import_in_any_way_is_one_line(make_hub, scripts, capfd, body, expected):
+    """Whatever the import of the component raises, the load fails with one line, not a traceback
+    (the template once met anything but ImportError with a NameError of its own)."""
+    hub = make_hub()
+    (scripts.dir / "vhctl_fixture_fails.py").write_text(body + "\n", encoding="utf-8")
+    lines = _failed_load(hub, scripts.hub_api(scripts.config(), component="vhctl_fixture_fails:X"), capfd)
+    assert len({ln[ln.index("vhctl: "):] for ln in lines}) == 1 and expected in lines[0], lines
+    assert not any("Traceback" in ln or "NameError" in ln for ln in hub.stderr_lines)
+
+
 def test_bad_config_fails_with_one_line(make_hub, scripts, capfd):
     hub = make_hub()
     config = scripts.config(extra="[runtime]\ntick_budget_ms = -1\n")
