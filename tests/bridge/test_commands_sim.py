@@ -75,7 +75,7 @@ def test_hostile_remote_text_reaches_users_as_text_only_M49_M50_M87(make_bridge_
     # a remote line break starts a new line with the full prefix: it can never begin with "<Admin>"
     assert lines[1] == "[irc] <ev&#124;l&#36;nick> <Admin> I am the admin"
     assert lines[2].startswith("[irc] <big> 😀 yyy") and len(lines[2]) < 5000
-    assert not any(m.startswith("$MyINFO") for m in alice.protocol_messages()[-5:])
+    assert not any(m.startswith("$MyINFO $ALL x") for m in alice.protocol_messages())  # no injected command
     comp = bridge.component()
     assert comp.ctx.status.get("counters").get("in_truncated") == 1
 
