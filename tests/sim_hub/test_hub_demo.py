@@ -3,6 +3,7 @@ with the printed operator account, ~30 users with shares, and a clean exit by it
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -19,8 +20,10 @@ from vhctl.demo import port_open
 
 def test_demo_for_3_seconds(tmp_path: Path) -> None:
     err_file = (tmp_path / "stderr").open("w+")
+    tree = str(Path(__file__).resolve().parents[2])   # the code under test, not an installed copy
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (tree, os.environ.get("PYTHONPATH"))))}
     proc = subprocess.Popen([sys.executable, "-m", "vhctl", "demo", "--for", "3"],
-                            stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=tmp_path, env=env)
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline().rstrip("\n") for _ in range(3)]

@@ -4,7 +4,9 @@ stopping, and the system site folder, byte for byte where the observation gives 
 from __future__ import annotations
 
 import re
-from typing import Callable
+import socket
+from pathlib import Path
+from typing import Any, Callable
 
 from vhctl.sim.hub import Hub
 
@@ -55,3 +57,90 @@ def test_A16_motd_at_every_login_and_py_rights_below_plugin_mod_class(
     op.clear()
     op.say("!pylist")
     assert op.received == b"<Verlihub> You have no rights to do this.|"
+
+
+def _port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_A18_quit_runs_the_clean_stop_sequence(make_hub: Callable[..., Hub]) -> None:
+    hub = make_hub(listen_port=0, timer_period=3600.0)
+    port = hub.port
+    alice, bob = hub.login("alice"), hub.login("bob")
+    master = hub.login("Master", user_class=10)
+    hub.call(hub.plugin.calls.clear)
+    master.say("!quit")
+    notice = b"<Verlihub> Please note, hub will be stopped now.|"
+    assert notice in alice.received and notice in bob.received and notice in master.received
+    assert not (alice.connected or bob.connected or master.connected)
+    hub.stop()
+    calls = [c for c in hub.plugin.calls if c[0] != "OnParsedMsgAny"]
+    closes = [c for nick in ("Master", "bob", "alice")
+              for c in (("OnCloseConn", ("127.0.0.1",)), ("OnCloseConnEx", ("127.0.0.1", 0, nick)),
+                        ("OnUserLogout", (nick,)))]
+    assert hub.plugin.calls[0] == ("OnParsedMsgAny", ("Master", "<Master> !quit"))
+    assert calls == [("OnHubCommand", ("Master", "quit", 10, 0, "!")),
+                     ("OnOperatorCommand", ("Master", "!quit")),
+                     ("OnPublicBotMessage", ("Verlihub", "Please note, hub will be stopped now.",
+                                             0, 10)),
+                     *closes, ("OnUnLoad", (0,))]
+    assert not hub.running and not _port_open(port)
+
+
+def test_A18_sigterm_stop_calls_no_hook(make_hub: Callable[..., Hub]) -> None:
+    hub = make_hub(listen_port=0, timer_period=3600.0)
+    port = hub.port
+    alice = hub.login("alice")
+    count = hub.call(lambda: len(hub.plugin.calls))
+    hub.stop()
+    assert len(hub.plugin.calls) == count and not alice.connected
+    assert not hub.running and not _port_open(port)
+
+
+STATUS_SCRIPT = '''
+import pathlib, threading
+STATUS = pathlib.Path(__file__).with_name("status.txt")
+STOP, STARTED = threading.Event(), threading.Event()
+def _worker():
+    STATUS.write_text("running")
+    STARTED.set()
+    STOP.wait()
+    STATUS.write_text("stopped")
+WORKER = threading.Thread(target=_worker, daemon=True)
+WORKER.start()
+def OnUnLoad(code):
+    STOP.set()
+    WORKER.join(5)
+    return 1
+'''
+
+
+def _status_hub(hub_factory: Callable[..., Hub], mode: str, tmp_path: Path) -> tuple[Hub, Any]:
+    script = tmp_path / f"status_{mode}.py"
+    script.write_text(STATUS_SCRIPT)
+    hub = hub_factory(mode=mode, listen_port=0, timer_period=3600.0)
+    assert "is now loaded" in hub.pyload(script)
+    module = hub.call(hub.plugin.script_module, hub.call(hub.plugin.scripts)[0][0])
+    assert module.STARTED.wait(10)
+    return hub, module
+
+
+def test_A18_what_each_stop_leaves_behind(hub_factory: Callable[..., Hub], mode: str,
+                                          tmp_path: Path) -> None:
+    hub, module = _status_hub(hub_factory, mode, tmp_path)
+    port = hub.port
+    hub.stop()                       # SIGTERM: the script never learns
+    assert not _port_open(port)
+    assert module.WORKER.is_alive() and module.STATUS.read_text() == "running"
+    module.STOP.set()                # end the orphan by hand
+    module.WORKER.join(5)
+
+    hub, module = _status_hub(hub_factory, mode, tmp_path)
+    port = hub.port
+    hub.shutdown(0)                  # !quit: OnUnLoad lets it finish
+    assert not _port_open(port)
+    assert not module.WORKER.is_alive() and module.STATUS.read_text() == "stopped"

@@ -27,6 +27,7 @@ class Commands:
         self.own: dict[str, tuple[int, Callable[["Conn", "User", str], None]]] = {
             "help": (0, self.cmd_help), "myinfo": (0, self.cmd_myinfo),
             "topic": (OP_CLASS, self.cmd_topic), "kick": (OP_CLASS, self.cmd_kick),
+            "quit": (10, self.cmd_quit),
         }
 
     def parse(self, conn: "Conn", text: str, in_pm: int) -> bool:
@@ -68,6 +69,10 @@ class Commands:
 
     def cmd_myinfo(self, conn: "Conn", user: "User", _args: str) -> None:
         self.hub.hub_says(conn, welcome.information(self.hub, user))
+
+    def cmd_quit(self, _conn: "Conn", _user: "User", _args: str) -> None:
+        """The clean stop (A18); ``Hub.stop`` then only joins the ended main thread."""
+        self.hub.quit(0)
 
     def cmd_topic(self, conn: "Conn", _user: "User", args: str) -> None:
         topic = self.hub.topic(args)

@@ -204,6 +204,7 @@ class Hub:
         self._master: Optional["SimUser"] = None
         self._master_password = secrets.token_urlsafe(12)
         self._stopped = False
+        self._plugin_closed = False
         self._loop = Loop(self._on_tick, timer_period, self._internal_error,
                           lambda exc: isinstance(exc, HubCrashed))
         self._add_hub_robots()
@@ -228,30 +229,45 @@ class Hub:
         return self
 
     def stop(self) -> None:
-        """Stop the loop and join the main thread. No hooks fire (A2: not even OnUnLoad).
-        Calling it again does nothing."""
-        if self._stopped:
-            return
-        self._stopped = True
-        if self._loop.running:
-            try:
-                self._loop.call(self._drop_all)
-            except (LoopError, HubCrashed, TimeoutError):
-                pass
+        """The hub gets SIGTERM (A18): the loop stops, every socket closes, and no hook is called at
+        all (no OnUnLoad, no logout, no OnTimer after). Also joins the main thread after ``!quit``
+        (``quit``). Calling it again does nothing."""
+        if not self._stopped:
+            self._stopped = True
+            if self._loop.running:
+                try:
+                    self._loop.call(self._drop_all)
+                except (LoopError, HubCrashed, TimeoutError):
+                    pass
         self._loop.stop()
         close = getattr(self.plugin, "close", None)
-        if close is not None:
+        if close is not None and not self._plugin_closed:
+            self._plugin_closed = True
             close()
 
     def shutdown(self, code: int = 0) -> None:
-        """A hub shutdown as the source describes it (F17): the scripts' OnUnLoad(code), then
-        ``stop()``. A SIGTERM'd hub skips OnUnLoad (A2); that is plain ``stop()``."""
+        """The clean stop, like ``!quit`` (A18): ``quit(code)`` on the hub thread, then ``stop()``
+        joins it. Tests and the demo stop this way so that the scripts' OnUnLoad ends their threads."""
         if self.running and self.crashed is None:
             try:
-                self.call(self.hook, "OnUnLoad", code, timeout=30)
+                self.call(self.quit, code, timeout=30)
             except (LoopError, HubCrashed, TimeoutError):
                 pass
         self.stop()
+
+    def quit(self, code: int = 0) -> None:
+        """Hub thread: what ``!quit`` does (A18). Everyone gets the notice, OnPublicBotMessage; each
+        user is closed in reverse login order with its close and logout hooks (reason 0), then
+        OnUnLoad(code), and the loop ends: no OnTimer comes after."""
+        notice = "Please note, hub will be stopped now."
+        self._broadcast(nmdc.chat(self.security_nick, notice))
+        self.hook("OnPublicBotMessage", self.security_nick, notice, 0, 10)
+        in_list = [u.conn for u in self.users.values() if u.conn is not None]
+        for conn in [*reversed(in_list), *(c for c in self.conns if c not in in_list)]:
+            self.close(conn, CR_DEFAULT)
+        self.hook("OnUnLoad", code)
+        self._stopped = True
+        self._loop.stop()
 
     def __enter__(self) -> "Hub":
         return self.start()
