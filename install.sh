@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
 # Install the vhctl command line from this checkout into its own venv, and link it into ~/.local/bin.
 #
-# Usage: ./install.sh [--dev]
-#   --dev   also install the test tools (the project's [dev] extra)
+# Usage: ./install.sh [--dev] [--no-link]
+#   --dev       also install the test tools (the project's [dev] extra)
+#   --no-link   make the venv only, leave ~/.local/bin alone (the test venv uses this)
 # Environment:
-#   VHCTL_PREFIX    the venv (default: ~/.local/share/vhctl/cli-venv)
-#   VHCTL_BIN_DIR   where the `vhctl` link goes (default: ~/.local/bin)
-#   VHCTL_PYTHON    the Python to build the venv with (default: python3; needs 3.10 or newer)
+#   VHCTL_PREFIX       the venv (default: ~/.local/share/vhctl/cli-venv)
+#   VHCTL_BIN_DIR      where the `vhctl` link goes (default: ~/.local/bin)
+#   VHCTL_PYTHON       the Python to build the venv with (default: python3; needs 3.10 or newer)
+#   VHCTL_CONSTRAINTS  a pip constraints file (e.g. the lowest allowed versions, for a test)
 #
 # Safe to run again: it reuses the venv (rebuilding it only for another Python version), reinstalls
-# vhctl from the checkout and refreshes the link. It never touches the system's site-packages.
+# vhctl from the checkout and refreshes the link. It never touches the system's site-packages, and
+# never writes into the checkout: it builds from a copy in a temporary folder, so a read-only or
+# root-owned checkout works.
 set -euo pipefail
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 dev=0
+link=1
 for arg in "$@"; do
     case "$arg" in
         --dev) dev=1 ;;
+        --no-link) link=0 ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown option '$arg' (see ./install.sh --help)" ;;
     esac
@@ -59,14 +65,31 @@ elif [ ! -f "$prefix/pyvenv.cfg" ]; then
     fi
 fi
 
-target="$repo"
-[ "$dev" = 1 ] && target="$repo[dev]"
-# setuptools builds in the checkout's build/ and packs whatever is there, even files since deleted.
-rm -rf "$repo/build"
+# setuptools builds in the source folder (build/, *.egg-info) and packs whatever is there, even files
+# since deleted: build from a clean copy outside the checkout, which stays untouched.
+stage="$(mktemp -d "${TMPDIR:-/tmp}/vhctl-build.XXXXXX")" || die "cannot make a temporary folder (set TMPDIR)"
+trap 'rm -rf "$stage"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+tar -C "$repo" --exclude=./.git --exclude=./build --exclude='*.egg-info' --exclude='./.venv*' \
+    --exclude=__pycache__ -cf - . | tar -C "$stage" -xf - ||
+    die "cannot copy $repo to $stage (check free space in ${TMPDIR:-/tmp})"
+target="$stage"
+[ "$dev" = 1 ] && target="$stage[dev]"
+constraints=()
+if [ -n "${VHCTL_CONSTRAINTS:-}" ]; then
+    [ -f "$VHCTL_CONSTRAINTS" ] || die "VHCTL_CONSTRAINTS=$VHCTL_CONSTRAINTS is not a file"
+    constraints=(--constraint "$VHCTL_CONSTRAINTS")
+fi
 say "installing vhctl from $repo$([ "$dev" = 1 ] && echo ' with the test tools')"
-"$prefix/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$target" ||
+"$prefix/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${constraints[@]}" "$target" ||
     die "pip could not install vhctl into $prefix (see pip's message above; check the network or pip's index)"
 "$prefix/bin/vhctl" --version >/dev/null || die "the installed vhctl does not run"
+
+if [ "$link" = 0 ]; then
+    say "installed: $prefix/bin/vhctl"
+    exit 0
+fi
 
 mkdir -p "$bin_dir" || die "cannot create $bin_dir"
 if [ -e "$bin_dir/vhctl" ] && [ ! -L "$bin_dir/vhctl" ]; then

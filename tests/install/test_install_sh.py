@@ -60,3 +60,35 @@ def test_install_sh_refuses_python_older_than_3_10(tmp_path: Path) -> None:
 def test_install_sh_rejects_unknown_options(tmp_path: Path) -> None:
     run = install_sh(tmp_path, "--nope")
     assert run.returncode == 1 and "unknown option '--nope'" in run.stderr
+
+
+def _tree(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``folder`` with its size and mtime."""
+    return {str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.mark.slow
+def test_install_sh_works_from_a_read_only_checkout_and_leaves_it_untouched(tmp_path: Path) -> None:
+    """Root ignores write bits, so the checkout is a read-only bind mount in a private mount namespace."""
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs root and unshare for a read-only bind mount")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    subprocess.run(f"tar -C {REPO} --exclude=./.git --exclude=./build --exclude='*.egg-info' --exclude=__pycache__ "
+                   f"-cf - . | tar -C {checkout} -xf -", shell=True, check=True)
+    before = _tree(checkout)
+    script = (f'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && touch "$0/probe" 2>/dev/null '
+              f'&& exit 99; exec bash "$0/install.sh" --no-link')
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "VHCTL_PREFIX": str(tmp_path / "cli-venv"), "VHCTL_BIN_DIR": str(tmp_path / "bin"),
+           "TMPDIR": str(temp)}
+    run = subprocess.run(["unshare", "-m", "sh", "-c", script, str(checkout)], capture_output=True, text=True,
+                         timeout=900, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert _tree(checkout) == before
+    assert not (tmp_path / "bin").exists()  # --no-link leaves the bin folder alone
+    version = subprocess.run([str(tmp_path / "cli-venv" / "bin" / "vhctl"), "--version"], capture_output=True,
+                             text=True)
+    assert version.returncode == 0 and version.stdout.startswith("vhctl ")
+    assert not list(temp.glob("vhctl-build.*"))  # its copy is gone
