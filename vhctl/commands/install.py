@@ -16,7 +16,7 @@ HELP = """Make the hub's venv (vhctl_hub, fastapi, uvicorn, httptools, requests,
 
 The Verlihub Python plugin embeds one libpython, chosen when Verlihub was built, so the venv must
 be of that same Python X.Y. With --plugin, vhctl reads which libpython the plugin links (and its
-build mode: hub_api.py needs the single-interpreter build) and finds that Python on this machine.
+build mode: reloading hub_api.py needs the single-interpreter build) and finds that Python on this machine.
 The venv's path, site-packages and Python are recorded in the config file for the hub scripts.
 Running it again changes nothing when everything is in place; a second install of the same venv
 started meanwhile waits for the first.
@@ -134,9 +134,11 @@ def _recorded_plugin(recorded: str, config_path: Path) -> Optional[Path]:
 
 def _mode_warnings(mode: str) -> list[str]:
     if mode == plugin_lib.SUB:
-        return ["the plugin was built in sub-interpreter mode, where FastAPI cannot be imported, so "
-                "hub_api.py will not load (matterbridge.py will); rebuild Verlihub with "
-                f"`cmake {plugin_lib.SINGLE_MODE_OPTION}` to use the REST API"]
+        # A10, A24: FastAPI imports in the first sub-interpreter of a hub process, never in a later one
+        return ["the plugin was built in sub-interpreter mode: hub_api.py loads once per hub process, "
+                "but after a !pyreload or !pyunload of it, it loads again only when the hub restarts "
+                "(matterbridge.py reloads freely); to reload the REST API without a restart, rebuild "
+                f"Verlihub with `cmake {plugin_lib.SINGLE_MODE_OPTION}`"]
     if mode == plugin_lib.UNKNOWN:
         return ["could not tell how the plugin was built; hub_api.py needs a Verlihub built with "
                 f"`cmake {plugin_lib.SINGLE_MODE_OPTION}`"]
