@@ -144,3 +144,43 @@ def test_A18_what_each_stop_leaves_behind(hub_factory: Callable[..., Hub], mode:
     hub.shutdown(0)                  # !quit: OnUnLoad lets it finish
     assert not _port_open(port)
     assert not module.WORKER.is_alive() and module.STATUS.read_text() == "stopped"
+
+
+def test_A17_protocol_flood_bans_the_ip_and_redirects_to_loopback_only(
+        make_hub: Callable[..., Hub]) -> None:
+    hub = make_hub(config={"redir_host0": "127.0.0.1:7777"})
+    master = hub.login("Master", user_class=10)
+    vip = hub.login("rttsend", user_class=2)
+    op = hub.login("op3", user_class=3)
+    master.clear()
+    for n in range(10):
+        op.say(f"op line {n}")          # class 3: exempt
+    for n in range(5):
+        vip.say(f"line {n}")
+    assert vip.connected and b"Protocol flood" not in master.received
+    vip.say("line 5")
+    assert not vip.connected
+    assert (b"$To: Master From: OpChat $<OpChat> Protocol flood detected: Chat [6:0:10] ][ "
+            b"Nick: rttsend ][ IP: 127.0.0.1.L1|") in master.received
+    assert b"<rttsend> line 5|" not in master.received
+    for nick in ("rttsend", "other"):  # the IP is banned, not the nick
+        again = hub.login(nick, check=False)
+        assert not again.connected
+        got = again.received.decode("latin-1")
+        assert re.search(r"<Verlihub> You're still temporarily prohibited from entering the hub for "
+                         r"29 mins 5\d secs because: Protocol flood detected: Chat\|"
+                         r"\$ForceMove 127\.0\.0\.1:7777\|$", got), got
+    for n in range(20):                 # what scripts send is not chat and not limited
+        assert hub.call(hub.send_to_all, f"<Bridge> post {n}", 0, 10)
+    assert op.connected and b"<Bridge> post 19|" in op.received
+
+
+def test_A17_no_redirect_unless_loopback(make_hub: Callable[..., Hub]) -> None:
+    for redirect in ("", "hub.verlihub.net:7777"):
+        hub = make_hub(config={"redir_host0": redirect})
+        flooder = hub.login("flooder", user_class=1)
+        for n in range(6):
+            flooder.say(f"x{n}")
+        again = hub.login("again", check=False)
+        assert b"because: Protocol flood detected: Chat|" in again.received
+        assert b"$ForceMove" not in again.received

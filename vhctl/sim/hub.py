@@ -58,7 +58,8 @@ class User:
     """A nick in the hub's user list: the user of a connection, or a robot (``conn`` None)."""
 
     __slots__ = ("nick", "cls", "conn", "myinfo", "fake_myinfo", "share", "in_list", "ip", "cc",
-                 "passive", "last_chat_ms", "last_chat", "restrict_until", "hub_url", "ext_json")
+                 "passive", "last_chat_ms", "last_chat", "restrict_until", "hub_url", "ext_json",
+                 "chat_times")
 
     def __init__(self, nick: str, cls: int, conn: Optional["Conn"], ip: str = "127.0.0.1",
                  cc: Optional[str] = None) -> None:
@@ -77,6 +78,7 @@ class User:
         self.restrict_until: dict[str, float] = {}
         self.hub_url = ""
         self.ext_json = ""
+        self.chat_times: list[float] = []   # recent main-chat lines, for flood protection (A17)
 
     @property
     def robot(self) -> bool:
@@ -148,10 +150,13 @@ class RegUser:
 
 
 class Ban:
-    __slots__ = ("nick", "ip", "until", "reason")
+    """A ban; ``temp`` ones are the hub's in-memory temporary ban list (flood protection, A17),
+    which refuses logins with the remaining time instead of the ban list's text."""
 
-    def __init__(self, nick: str, ip: str, until: float, reason: str) -> None:
-        self.nick, self.ip, self.until, self.reason = nick, ip, until, reason
+    __slots__ = ("nick", "ip", "until", "reason", "temp")
+
+    def __init__(self, nick: str, ip: str, until: float, reason: str, temp: bool = False) -> None:
+        self.nick, self.ip, self.until, self.reason, self.temp = nick, ip, until, reason, temp
 
 
 def _default_plugin(hub: "Hub") -> Any:
@@ -725,9 +730,9 @@ class Hub:
         self.close_later(victim.conn, 1.0, CR_KICKED)
         return True
 
-    def add_ban(self, nick: str, ip: str, seconds: int, reason: str) -> None:
+    def add_ban(self, nick: str, ip: str, seconds: int, reason: str, temp: bool = False) -> None:
         until = time.time() + seconds if seconds > 0 else float("inf")
-        self.bans.append(Ban(nick, ip, until, reason))
+        self.bans.append(Ban(nick, ip, until, reason, temp))
 
     def find_ban(self, nick: str, ip: str) -> Optional[Ban]:
         now = time.time()

@@ -50,6 +50,13 @@ DEFAULTS: dict[str, tuple[int, str]] = {
     "dns_lookup": (T_BOOL, "0"),
     "tban_kick": (T_ULONG, "300"),
     "unknown_cmd_chat": (T_BOOL, "0"),
+    # Protocol-flood protection (A17). The real default redirect is an Internet host; here it is
+    # empty (no $ForceMove) and only a loopback address is ever sent.
+    "max_class_proto_flood": (T_INT, "2"),
+    "proto_flood_chat_lim": (T_UINT, "5"),
+    "proto_flood_chat_time": (T_UINT, "10"),
+    "proto_flood_tban_time": (T_ULONG, "1800"),
+    "redir_host0": (T_STRING, ""),
 }
 
 _INT_TYPES = {T_BOOL, T_INT, T_UINT, T_LONG, T_ULONG, T_LLONG}

@@ -195,3 +195,12 @@ def format_bytes(size: int) -> str:
         value /= 1024
         unit += 1
     return f"{value:.2f} {_UNITS[unit]}"
+
+
+def is_loopback_address(address: str) -> bool:
+    """``host[:port]`` names this machine (127.0.0.0/8 or localhost): the only $ForceMove target
+    the simulator sends, so that no client it serves is sent to an Internet host."""
+    host = address.removeprefix("dchub://")
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    host = host.strip("[]")
+    return host == "localhost" or host.startswith("127.") or host == "::1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Callable
 
-from vhctl.sim import nmdc, welcome
+from vhctl.sim import flood, nmdc, welcome
 from vhctl.sim.hub import (
     CR_BADNICK, CR_INVALID_KEY, CR_INVALID_USER, CR_KICKED, CR_LOGIN_ERR, CR_PASSWORD, CR_PLUGIN,
     CR_QUIT, CR_SYNTAX, CR_TAG_INVALID, CR_USERLIMIT, MAX_MESSAGE, OP_CLASS, VIP_CLASS, User)
@@ -122,6 +122,9 @@ class Proto:
             self._deny(conn, nick, "Your nick is already in use.", CR_INVALID_USER)
             return
         ban = hub.find_ban(nick, conn.ip)
+        if ban is not None and ban.temp:
+            self._refuse_temp_banned(conn, ban.until, ban.reason)
+            return
         if ban is not None:
             self._deny(conn, nick, f"You are banned from this hub.\r\nReason: {ban.reason}",
                        CR_KICKED)
@@ -140,6 +143,18 @@ class Proto:
                   ("$GetPass|" if conn.awaiting_pass else f"$Hello {nick}|"))
         if not hub.hook("OnParsedMsgValidateNick", msg):
             hub.close(conn, CR_PLUGIN)
+
+    def _refuse_temp_banned(self, conn: "Conn", until: float, reason: str) -> None:
+        """A17: the remaining time and reason, then $ForceMove to the configured redirect, which
+        the simulator sends only when it is a loopback address."""
+        hub = self.hub
+        left = welcome.format_period(int((until - time.time()) * 1000))
+        hub.hub_says(conn, f"You're still temporarily prohibited from entering the hub for {left} "
+                           f"because: {reason}")
+        redirect = hub.config["redir_host0"]
+        if redirect and nmdc.is_loopback_address(redirect):
+            conn.send(f"$ForceMove {redirect}|")
+        hub.close(conn, CR_KICKED)
 
     def _deny(self, conn: "Conn", nick: str, why: str, reason: int) -> None:
         self.hub.hub_says(conn, why)
@@ -267,7 +282,7 @@ class Proto:
             hub.close_later(conn, 1.0, CR_SYNTAX)
             return
         text = parsed[1]
-        if not self._chat_delay_ok(conn, user):
+        if flood.chat_flooded(hub, user) or not self._chat_delay_ok(conn, user):
             return
         if hub.commands.parse(conn, text, 0):
             return
