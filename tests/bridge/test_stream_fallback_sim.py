@@ -45,6 +45,7 @@ class NoUpgrade(BaseHTTPRequestHandler):
 
 class Peer:
     def __init__(self) -> None:
+        NoUpgrade.done = threading.Event()  # a fresh one per test: the last test's teardown set it
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), NoUpgrade)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
