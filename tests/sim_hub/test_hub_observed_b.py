@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -184,3 +185,29 @@ def test_A17_no_redirect_unless_loopback(make_hub: Callable[..., Hub]) -> None:
         again = hub.login("again", check=False)
         assert b"because: Protocol flood detected: Chat|" in again.received
         assert b"$ForceMove" not in again.received
+
+
+SITE_SCRIPT = '''
+import sys
+sys.path.insert(0, "/nonexistent/script-venv")
+import lab_system_pkg
+FOUND = lab_system_pkg.__file__
+PATH = list(sys.path)
+'''
+
+
+def test_A19_scripts_import_from_the_system_site_folders(hub_factory: Callable[..., Hub], mode: str,
+                                                         tmp_path: Path) -> None:
+    hub = hub_factory(mode=mode, timer_period=3600.0)
+    site = hub.system_site
+    (site.dist / "lab_system_pkg.py").write_text("VALUE = 1\n")
+    script = tmp_path / f"site_{mode}.py"
+    script.write_text(SITE_SCRIPT)
+    assert "is now loaded" in hub.pyload(script)
+    module = hub.call(hub.plugin.script_module, hub.call(hub.plugin.scripts)[0][0])
+    assert module.FOUND == str(site.dist / "lab_system_pkg.py")
+    path = module.PATH
+    assert path.index("/nonexistent/script-venv") < path.index(str(site.local)) \
+        < path.index(str(site.dist))
+    hub.shutdown(0)
+    assert str(site.dist) not in sys.path

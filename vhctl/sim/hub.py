@@ -19,6 +19,7 @@ from vhctl.sim import nmdc
 from vhctl.sim.geo import Geo
 from vhctl.sim.hubconf import T_UNKNOWN, HubConfig
 from vhctl.sim.loop import Loop, LoopError
+from vhctl.sim.syssite import SystemSite
 
 if TYPE_CHECKING:
     from vhctl.sim.users import SimUser
@@ -188,6 +189,7 @@ class Hub:
         self.listen_host = listen_host
         self.port: Optional[int] = None
         self.geo = Geo()
+        self.system_site = SystemSite(self.basedir)   # Debian's dist-packages stand-ins (A19)
         #: ip -> host name for the simulator's reverse DNS (see ``reverse_lookup``).
         self.reverse_dns: dict[str, str] = {}
         self.stderr_lines: list[str] = []
@@ -228,6 +230,7 @@ class Hub:
             self.port = self._loop.listen(self.listen_host, self.listen_port, self._accept)
         self.started_at = time.time()
         self._loop.start()
+        self._loop.call(self.system_site.add)
         autoload = getattr(self.plugin, "autoload", None)
         if autoload is not None:
             self._loop.call(autoload)   # F12: the plugin loads <basedir>/scripts/*.py at start
@@ -249,6 +252,7 @@ class Hub:
         if close is not None and not self._plugin_closed:
             self._plugin_closed = True
             close()
+        self.system_site.remove()
 
     def shutdown(self, code: int = 0) -> None:
         """The clean stop, like ``!quit`` (A18): ``quit(code)`` on the hub thread, then ``stop()``
