@@ -336,3 +336,15 @@ def test_demo_for_5_exits_by_itself_and_frees_everything(
         while client.recv(4096):                  # the hub closed our connection as it stopped
             pass
     assert_gone(demo)
+
+
+@pytest.mark.timeout(120)
+def test_demo_prints_its_three_lines_before_any_log_line(tmp_path: Path) -> None:
+    """stdout and stderr together, as a terminal shows them: the three lines come first, whatever
+    the hub and the scripts log while starting (that comes after them)."""
+    done = subprocess.run([sys.executable, "-m", "vhctl", "demo", "--for", "0"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, cwd=tmp_path, timeout=90)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout
+    assert [line.split(":", 1)[0] for line in lines[:3]] == ["hub", "api", "op"], done.stdout
+    assert any(line.startswith("vhctl demo: !pyload ") for line in lines[3:]), done.stdout
