@@ -26,6 +26,11 @@ from vhctl.errors import VhctlError
 
 #: The click that this typer parses with: its own copy (``typer._click``) or the click package.
 click: Any = getattr(typer.core, "_click", None) or getattr(typer.core, "click")
+if getattr(typer.core, "rich", None) is not None:
+    # Older typer formats help and errors with rich whenever it is installed, ignoring
+    # rich_markup_mode=None: boxes wider than the text and errors on stdout. Plain click output,
+    # the same with every allowed typer, is what the help texts and tests are written for.
+    typer.core.rich = None
 
 #: Ctrl-C (or end of input at a prompt) as typer/click report it: one class, or two in typer 0.2x.
 ABORTS = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
