@@ -1,8 +1,8 @@
 """The `vhctl` command line: thin typer commands over the plain functions in ``vhctl.commands``.
 
-How a run ends, the same with every typer/click this project allows (typer before 0.24 uses the
-``click`` package, later ones carry their own copy as ``typer._click`` whose exceptions are other
-classes):
+How a run ends, the same with every typer/click this project allows (older typer uses the
+``click`` package, newer ones such as 0.29 carry their own copy as ``typer._click``, whose
+exceptions are other classes):
 
 - an expected failure (``VhctlError``): ``vhctl: error: ...`` on one line, exit 1 (or its code);
 - a usage error (unknown command or option, a value of the wrong type): click's usage line and
@@ -32,7 +32,7 @@ if getattr(typer.core, "rich", None) is not None:
     # the same with every allowed typer, is what the help texts and tests are written for.
     typer.core.rich = None
 
-#: Ctrl-C (or end of input at a prompt) as typer/click report it: one class, or two in typer 0.2x.
+#: Ctrl-C (or end of input at a prompt) as typer/click report it: one class, or two in newer typer.
 ABORTS = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
 
 #: Set by the shell's completion script; the run then answers a completion request (no arguments).
