@@ -242,3 +242,32 @@ def test_F67_reconciliations_that_change_nothing_back_off(make_hub, scripts):
         assert 3 <= cache.passes - passes <= 7   # 5, 10, 20, 40, 80, 160 s apart; without the back-off: 60
     finally:
         hub.call(setattr, hub, "users_count", hub.users_count - 1)
+
+
+def test_snapshots_are_numbered_and_say_which_hub_events_they_show(make_hub, scripts):
+    """What the demo's readiness (and /health) rests on: every login, logout and MyINFO the hooks
+    report is counted at once, and the next OnTimer publishes a snapshot that shows it, even one
+    that changes nothing a reader sees."""
+    hub = make_hub()
+    _, echo = _echo(hub, scripts)
+    cache = echo.ctx.cache
+    ticks(hub, 1)
+    first = cache.snapshot()
+    assert first.complete and first.current and first.seq >= 1
+    carol = hub.login("carol", share=5)
+    assert not cache.snapshot().current            # the hook counted it; no tick published it yet
+    ticks(hub, 1)
+    after_login = cache.snapshot()
+    assert after_login.current and after_login.seq > first.seq and "carol" in after_login.users
+    carol.myinfo(share=5)                           # the same MyINFO again: shows no change
+    ticks(hub, 1)
+    same = cache.snapshot()
+    assert same.current and same.seq == after_login.seq + 1 and same.events == after_login.events + 1
+    assert same.users["carol"] == after_login.users["carol"]
+    carol.logout()
+    ticks(hub, 1)
+    last = cache.snapshot()
+    assert last.current and last.seq > same.seq and last.events > same.events
+    assert "carol" not in last.users
+    ticks(hub, 1)
+    assert cache.snapshot() is last                 # nothing new: nothing republished
