@@ -1,7 +1,7 @@
 """`vhctl install`: build the hub's venv with the Python that the Verlihub plugin embeds."""
 
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Annotated, Any, Iterable, Optional
 
 import typer
 from vhctl_hub.config import Settings
@@ -34,18 +34,18 @@ Examples:
 def register(app: typer.Typer) -> None:
     @app.command("install", help=HELP)
     def install_command(
-        plugin: Optional[Path] = typer.Option(
-            None, "--plugin", metavar="PATH",
+        plugin: Annotated[Optional[Path], typer.Option(
+            "--plugin", metavar="PATH",
             help="the hub's Python plugin (libpython_pi.so or libvh_python_wrapper.so) or its folder; "
-            "default: the one recorded in the config"),
-        python: Optional[str] = typer.Option(
-            None, "--python", metavar="PATH_OR_VERSION",
+            "default: the one recorded in the config")] = None,
+        python: Annotated[Optional[str], typer.Option(
+            "--python", metavar="PATH_OR_VERSION",
             help="the Python to build the venv with: a path, a command or a version such as 3.11 "
-            "(must match the plugin's)"),
-        venv: Optional[Path] = typer.Option(
-            None, "--venv", metavar="DIR",
-            help="where the venv goes (default: the recorded one, else beside the config's data)"),
-        as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+            "(must match the plugin's)")] = None,
+        venv: Annotated[Optional[Path], typer.Option(
+            "--venv", metavar="DIR",
+            help="where the venv goes (default: the recorded one, else beside the config's data)")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     ) -> None:
         result = install(state.config_path, plugin=plugin, python=python, venv=venv)
         for warning in result["warnings"]:

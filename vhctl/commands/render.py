@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, List, Optional
+from typing import Annotated, Any, Iterable, List, Optional
 
 import typer
 
@@ -31,11 +31,11 @@ Examples:
 def register(app: typer.Typer) -> None:
     @app.command("render", help=HELP)
     def render_command(
-        to: Optional[Path] = typer.Option(
-            None, "--to", metavar="DIR",
+        to: Annotated[Optional[Path], typer.Option(
+            "--to", metavar="DIR",
             help="folder to write into (default: hub.scripts_dir, else vhctl's data folder); "
-            "recorded as hub.scripts_dir"),
-        as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+            "recorded as hub.scripts_dir")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     ) -> None:
         emit(render_scripts(state.config_path, to), as_json, _human)
 
