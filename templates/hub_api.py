@@ -3,7 +3,7 @@
 
 What loading this script does to the hub process, and how it is undone:
 - adds the hub venv's site-packages to the module search path (stays until the hub restarts);
-- starts a few background threads (a supervisor, the HTTP server, a token watcher): they end within
+- starts a few background threads (a supervisor, the HTTP server, one that notices a new API key): they end within
   seconds of `!api stop`, `!pyunload` or `!pyreload`;
 - listens on a TCP port (api.host:api.port, 127.0.0.1:8000 unless configured): freed by `!api stop`
   and `!pyunload`;
