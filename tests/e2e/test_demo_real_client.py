@@ -53,11 +53,18 @@ class DemoRun:
     def log(self) -> str:
         return self.stderr.read_text()
 
+    def log_line(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        """The first log line matching ``pattern``. The demo writes its start-up log right after
+        its three lines, so a reader that just got those lines may be ahead of it: wait for it."""
+        deadline = time.monotonic() + timeout
+        while not (found := re.search(pattern, self.log(), re.M)):
+            assert time.monotonic() < deadline, f"no log line {pattern!r} in:\n{self.log()}"
+            time.sleep(0.05)
+        return found
+
     def loaded_script(self) -> Path:
         """The hub_api.py the demo loaded, from its log line ``!pyload PATH: <reply>``."""
-        found = re.search(r"^vhctl demo: !pyload (\S+): Script #0 is now loaded: \1$", self.log(), re.M)
-        assert found, self.log()
-        return Path(found[1])
+        return Path(self.log_line(r"^vhctl demo: !pyload (\S+): Script #0 is now loaded: \1$")[1])
 
     def get(self, path: str) -> tuple[int, Any]:
         """A real HTTP GET on the printed API URL: (status, decoded JSON)."""
@@ -247,8 +254,8 @@ def test_A1_A2_microdc2_uses_the_demo_as_its_printed_operator(
     demo = start_demo("--for", "40")
     script = demo.loaded_script()
     assert script.name == "hub_api.py" and script.is_file()
-    assert re.search(rf"^vhctl demo: !api start {demo.api_port}: API (already )?running on "
-                     rf"http://127\.0\.0\.1:{demo.api_port}\b", demo.log(), re.M), demo.log()
+    demo.log_line(rf"^vhctl demo: !api start {demo.api_port}: API (already )?running on "
+                  rf"http://127\.0\.0\.1:{demo.api_port}\b")
 
     share = tmp_path / "share"
     share.mkdir()
