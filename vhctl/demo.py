@@ -23,18 +23,19 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, TextIO, cast
 
 from vhctl import configfile
+from vhctl.demo_bridge import BridgeTarget, DemoPeer
 from vhctl.errors import VhctlError
 from vhctl.scripts import render_script
 from vhctl.sim.hub import Hub, LoginError
 from vhctl.sim.users import SimUser
 
 OP_NICK = "HubOwner"
-API_WAIT_SECONDS = 20.0
+API_WAIT_SECONDS = 60.0
 #: Bound on waiting for the API's first complete picture of the hub (it takes a timer tick or two).
 COMPLETE_WAIT_SECONDS = 10.0
 
@@ -91,10 +92,12 @@ class DemoInfo:
     api_port: int
     op_nick: str
     op_password: str
+    #: printed after the first three (the demo token, the bridge)
+    more: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [f"hub: dchub://127.0.0.1:{self.hub_port}", f"api: http://127.0.0.1:{self.api_port}",
-                f"op: {self.op_nick} {self.op_password}"]
+                f"op: {self.op_nick} {self.op_password}"] + self.more
 
 
 def free_port() -> int:
@@ -114,7 +117,8 @@ class Demo:
     """One demo hub: ``start()``, then ``stop()`` (idempotent)."""
 
     def __init__(self, hub_port: int = 0, api_port: int = 0, mode: str = "single",
-                 err: TextIO = sys.stderr, seed: Optional[int] = None) -> None:
+                 err: TextIO = sys.stderr, seed: Optional[int] = None,
+                 bridge: Optional[BridgeTarget] = None) -> None:
         self.hub_port = hub_port
         self.api_port = api_port or free_port()
         self.mode = mode
@@ -125,6 +129,9 @@ class Demo:
         self.hub: Optional[Hub] = None
         self.users: dict[str, SimUser] = {}
         self._running = False
+        #: the keyring, tokens and Matterbridge peer of the bridge script (None: no bridge)
+        self.peer = DemoPeer(bridge, self.basedir / "keyring", self._note, seed) if bridge else None
+        self._bridge_script: Optional[Path] = None
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -142,8 +149,11 @@ class Demo:
         script = self._render_api_script()
         if script is not None:
             self._load(script)
+        if self.peer is not None and self._bridge_script is not None:
+            self.peer.wait_connected()
         hub.call(self._schedule_chatter)
-        return DemoInfo(hub.port or 0, self.api_port, OP_NICK, self.password)
+        more = self.peer.lines() if self.peer is not None else []
+        return DemoInfo(hub.port or 0, self.api_port, OP_NICK, self.password, more)
 
     def _join(self, nick: str, cls: int, cc: str, tag: str, speed: str, gib: int) -> None:
         assert self.hub is not None
@@ -165,8 +175,9 @@ class Demo:
         config_file = self.basedir / "vhctl.toml"
         folder = self.basedir / "rendered"
         folder.mkdir()
+        bridge = self.peer.start() if self.peer is not None else {}
         try:
-            settings = configfile.update(config_file, {
+            settings = configfile.update(config_file, {**bridge,
                 "hub.scripts_dir": str(folder), "hub.venv": sys.prefix,
                 "hub.site_packages": sysconfig.get_paths()["purelib"],
                 "hub.python": "%d.%d" % sys.version_info[:2],
@@ -178,6 +189,10 @@ class Demo:
             return None
         script = folder / "hub_api.py"
         script.write_text(text, encoding="utf-8")
+        if self.peer is not None:
+            self._bridge_script = folder / "matterbridge.py"
+            self._bridge_script.write_text(render_script("matterbridge.py", settings, config_file),
+                                           encoding="utf-8")
         return script
 
     def _load(self, script: Path) -> None:
@@ -198,6 +213,11 @@ class Demo:
                 time.sleep(0.2)
                 reply = self._answer(op, command, deadline)
             self._note(f"{command}: {reply or '(no answer)'}")
+            if self._bridge_script is not None:
+                reply = self._answer(op, f"!pyload {self._bridge_script}", deadline)
+                self._note(f"!pyload {self._bridge_script}: {reply}")
+                if "is now loaded" not in reply:
+                    self._bridge_script = None
         finally:
             op.logout()  # returns once the hub has run the logout hooks (on its own thread)
         while time.monotonic() < deadline and not port_open(self.api_port):
@@ -213,7 +233,8 @@ class Demo:
         the first answer, until ``deadline``."""
         assert self.hub is not None
         seen = len(op.messages())
-        reply = self.hub.call(op.command_reply, command)
+        # loading the script imports the web stack on the hub thread: slow on a loaded machine
+        reply = self.hub.call(op.command_reply, command, timeout=max(1.0, deadline - time.monotonic()))
         bot = f"<{self.hub.security_nick}> "
         while not reply and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -278,6 +299,8 @@ class Demo:
             problems = [str(v).splitlines()[0] for v in hub.plugin.violations]
             if hub.crashed is not None:
                 problems.append(f"the hub crashed: {hub.crashed}")
+        if self.peer is not None:
+            self.peer.stop()
         shutil.rmtree(self.basedir, ignore_errors=True)
         return problems
 
@@ -332,11 +355,12 @@ class DemoOutcome:
 
 
 def run(hub_port: int, api_port: int, seconds: Optional[float], mode: str,
-        out: Callable[[str], None], stop: threading.Event, err: TextIO = sys.stderr) -> DemoOutcome:
+        out: Callable[[str], None], stop: threading.Event, err: TextIO = sys.stderr,
+        bridge: Optional[BridgeTarget] = None) -> DemoOutcome:
     """Start the demo, print its first lines with ``out``, run until ``stop`` is set or ``seconds``
     pass, stop cleanly."""
     held = HeldText(err)
-    demo = Demo(hub_port, api_port, mode, cast(TextIO, held))
+    demo = Demo(hub_port, api_port, mode, cast(TextIO, held), bridge=bridge)
     problems: list[str] = []
     try:
         # what the hub, its scripts and the demo write while starting comes after the first lines

@@ -303,12 +303,16 @@ def test_A1_A2_microdc2_uses_the_demo_as_its_printed_operator(
     client.wait_for(f"Public: <{demo.nick}> hello from microdc2")
     people = "|".join(re.escape(nick) for nick in set(api_shares) - {demo.nick})
     chat = screen_after(client, 0, rf"Public: <({people})> ([^\r\n]+)", timeout=20)
+    # ... and so do the remote users of the built-in Matterbridge stand-in, through the bridge bot.
+    tap.wait_for(rb"\|<\[Bridge\]> \[[a-z]+\] <[a-z]+> [^|]+\|", 0, timeout=30)
 
-    # !pylist: the A2 reply to the byte, with the demo's hub_api.py as script #0. A command is not
-    # relayed to main chat (A1), not even back to us.
+    # !pylist: the A2 reply to the byte, with the demo's hub_api.py as script #0 and the chat bridge
+    # beside it as #1. A command is not relayed to main chat (A1), not even back to us.
     since = len(tap.received)
     client.type("say !pylist")
-    expected = PYLIST_EMPTY[:-1] + b"\t0\t" + str(script).encode() + b"\r\n|"
+    bridge = script.with_name("matterbridge.py")
+    expected = (PYLIST_EMPTY[:-1] + b"\t0\t" + str(script).encode() + b"\r\n\t1\t" + str(bridge).encode()
+                + b"\r\n|")
     tap.wait_for(rb"(?<=\|)" + re.escape(expected), since)
     client.wait_for(f"\\t0\\t{script}")
     assert b"> !pylist|" not in tap.received

@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import typer
 
+from vhctl_hub.config import BridgeSettings, ConfigError, Settings
+
 from vhctl.errors import VhctlError
 
 HELP = """Run a simulated Verlihub 1.7 hub with ~30 chatting users and vhctl's REST API loaded.
@@ -22,6 +24,11 @@ demo configuration into a private temporary folder and loaded the way an operato
 
   op: NICK PASSWORD        (a registered master account, class 10)
 
+then a token: line (a throwaway API token: send it as "Authorization: Bearer TOKEN" to see private
+fields) and a bridge: line. The chat bridge is loaded too (!pyload matterbridge.py) and connected to a
+built-in Matterbridge stand-in with a few simulated remote users, or with --matterbridge URL to a
+real Matterbridge.
+
 It runs until Ctrl-C, SIGTERM or --for SECONDS, then stops everything and removes its folder.
 
 Examples:
@@ -31,6 +38,8 @@ Examples:
   vhctl demo --hub-port 4111 --api-port 8000
 
   vhctl demo --for 60 --mode sub          # one minute, sub-interpreter build
+
+  MB_TOKEN=... vhctl demo --matterbridge http://127.0.0.1:4242 --matterbridge-token-env MB_TOKEN
 
   microdc2     # then: set nick HubOwner / set password PASSWORD /
                #       connect 127.0.0.1:4111
@@ -48,11 +57,36 @@ def register(app: typer.Typer) -> None:
                                                 help="stop by itself after this many seconds"),
         mode: str = typer.Option("single", "--mode", metavar="single|sub",
                                  help="the plugin build mode to simulate"),
+        matterbridge: Optional[str] = typer.Option(
+            None, "--matterbridge", metavar="URL",
+            help="bridge to this Matterbridge API instead of the built-in stand-in"),
+        token_env: Optional[str] = typer.Option(
+            None, "--matterbridge-token-env", metavar="VAR",
+            help="environment variable holding that Matterbridge's API token"),
+        gateway: str = typer.Option(BridgeSettings().gateway, "--matterbridge-gateway", metavar="NAME",
+                                    help="Matterbridge gateway to bridge the hub chat with"),
     ) -> None:
-        demo(hub_port, api_port, seconds, mode)
+        demo(hub_port, api_port, seconds, mode, bridge_target(matterbridge, token_env, gateway))
 
 
-def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str) -> None:
+def bridge_target(url: Optional[str], token_env: Optional[str], gateway: str) -> Any:
+    """The demo's bridge peer from the options, checked like the config file's settings."""
+    from vhctl.demo_bridge import BridgeTarget
+
+    if token_env is not None and url is None:
+        raise VhctlError("--matterbridge-token-env needs --matterbridge URL")
+    try:
+        Settings().replace("bridge.gateway", gateway)
+        if url is not None:
+            Settings().replace("bridge.url", url)
+    except ConfigError as exc:
+        raise VhctlError(str(exc)) from None
+    target = BridgeTarget(url, token_env, gateway)
+    target.token()  # a missing variable is an error before anything starts
+    return target
+
+
+def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str, bridge: Any = None) -> None:
     """Run the demo in the foreground; SIGTERM and Ctrl-C stop it cleanly."""
     if mode not in ("single", "sub"):
         raise VhctlError(f"--mode must be single or sub, not {mode!r}")
@@ -70,7 +104,8 @@ def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str) -> N
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
-        outcome = sim_demo.run(hub_port, api_port, seconds, mode, lambda line: typer.echo(line), stop)
+        outcome = sim_demo.run(hub_port, api_port, seconds, mode, lambda line: typer.echo(line), stop,
+                               bridge=bridge)
     except KeyboardInterrupt:  # during start-up; the demo stopped itself on the way out
         raise typer.Exit(130) from None
     except OSError as exc:
