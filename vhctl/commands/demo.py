@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from vhctl_hub.config import BridgeSettings, ConfigError, Settings
 
 from vhctl.errors import VhctlError
+
+if TYPE_CHECKING:  # the demo's machinery is imported only when the demo runs
+    from vhctl.demo_bridge import BridgeTarget
 
 HELP = """Run a simulated Verlihub 1.7 hub with ~30 chatting users and vhctl's REST API loaded.
 
@@ -39,7 +42,7 @@ Examples:
 
   vhctl demo --for 60 --mode sub          # one minute, sub-interpreter build
 
-  MB_TOKEN=... vhctl demo --matterbridge http://127.0.0.1:4242 --matterbridge-token-env MB_TOKEN
+  vhctl demo --matterbridge http://127.0.0.1:4242 --matterbridge-token-env T
 
   microdc2     # then: set nick HubOwner / set password PASSWORD /
                #       connect 127.0.0.1:4111
@@ -69,7 +72,7 @@ def register(app: typer.Typer) -> None:
         demo(hub_port, api_port, seconds, mode, bridge_target(matterbridge, token_env, gateway))
 
 
-def bridge_target(url: Optional[str], token_env: Optional[str], gateway: str) -> Any:
+def bridge_target(url: Optional[str], token_env: Optional[str], gateway: str) -> "BridgeTarget":
     """The demo's bridge peer from the options, checked like the config file's settings."""
     from vhctl.demo_bridge import BridgeTarget
 
@@ -86,7 +89,8 @@ def bridge_target(url: Optional[str], token_env: Optional[str], gateway: str) ->
     return target
 
 
-def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str, bridge: Any = None) -> None:
+def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str,
+         bridge: Optional["BridgeTarget"] = None) -> None:
     """Run the demo in the foreground; SIGTERM and Ctrl-C stop it cleanly."""
     if mode not in ("single", "sub"):
         raise VhctlError(f"--mode must be single or sub, not {mode!r}")
