@@ -7,7 +7,7 @@ import importlib
 import typer
 
 #: Command modules in the order `vhctl --help` lists them.
-COMMANDS = ("install", "configure", "render", "token", "matterbridge_toml", "status", "demo")
+COMMANDS = ("install", "configure", "render", "token", "matterbridge_toml", "status", "doctor", "demo")
 
 
 def register_all(app: typer.Typer) -> None:

@@ -1,0 +1,41 @@
+"""`vhctl doctor`: every check of ``vhctl.doctor``, one line each with its fix."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Dict, Iterable
+
+import typer
+
+from vhctl import doctor
+from vhctl.cli import state
+from vhctl.output import emit
+
+HELP = """Check the installation: Python versions, plugin mode, venv imports, scripts, keyring,
+config, the API's port and Matterbridge; one line per check with what to do about it.
+
+Exit code: 0 when no check failed (warnings allowed), 1 otherwise. Tokens are never shown.
+
+Examples:
+
+  vhctl doctor
+  vhctl doctor --json | jq '.checks[] | select(.status != "ok")'
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("doctor", help=HELP)
+    def doctor_command(
+        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+        timeout: Annotated[float, typer.Option(
+            "--timeout", min=0.1, max=30.0, metavar="SECONDS",
+            help="longest wait for each network check")] = 2.0,
+    ) -> None:
+        data = doctor.run_all(state.config_path, timeout)
+        emit(data, as_json, _human)
+        raise typer.Exit(data["exit_code"])
+
+
+def _human(data: Dict[str, Any]) -> Iterable[str]:
+    for check in data["checks"]:
+        line = f"{check['status']:<4}  {check['name']}: {check['message']}"
+        yield line + (f" -> {check['fix']}" if check["fix"] else "")
