@@ -103,6 +103,18 @@ def test_output_writes_a_private_file_with_the_token_and_nothing_on_stdout_m1(cl
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
+def test_output_does_not_replace_an_existing_file_unless_force(cli, tmp_path):
+    _set_token(cli)
+    target = tmp_path / "matterbridge.toml"
+    target.write_text(USER_FILE)
+    refused = cli("matterbridge-toml", "--output", str(target))
+    assert refused.returncode == 1 and "--merge" in refused.stderr and target.read_text() == USER_FILE
+    forced = cli("matterbridge-toml", "--output", str(target), "--force")
+    assert forced.returncode == 0, forced.stderr
+    _check_section_a(tomllib.loads(target.read_text()), TOKEN)
+    assert (tmp_path / "matterbridge.toml.bak").read_text() == USER_FILE
+
+
 def test_a_file_without_a_token_is_refused_and_says_how_to_make_one(cli, tmp_path):
     target = tmp_path / "matterbridge.toml"
     run = cli("matterbridge-toml", "--output", str(target))

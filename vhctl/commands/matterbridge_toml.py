@@ -33,6 +33,7 @@ place unless you add --reveal. Make the token first with: vhctl token generate m
 --merge adds the part to your existing matterbridge.toml and keeps everything else as you wrote
 it; the old file is kept as matterbridge.toml.bak. If the file already has our account or our
 gateway, nothing is written unless you add --force.
+--output does not replace an existing file unless you add --force.
 
 Examples:
 
@@ -53,11 +54,12 @@ def register(app: typer.Typer) -> None:
     @app.command("matterbridge-toml", help=HELP)
     def matterbridge_toml_command(
         output: Annotated[Optional[Path], typer.Option(
-            "--output", "-o", metavar="PATH", help="write a new file (or replace one, backed up)")] = None,
+            "--output", "-o", metavar="PATH", help="write a new file")] = None,
         merge: Annotated[Optional[Path], typer.Option(
             "--merge", metavar="PATH", help="add the part to this existing matterbridge.toml")] = None,
         force: Annotated[bool, typer.Option(
-            "--force", help="with --merge: replace our account and gateway if the file has them")] = False,
+            "--force", help="--merge: replace our account and gateway if the file has them; "
+            "--output: replace an existing file (backed up)")] = False,
         reveal: Annotated[bool, typer.Option(
             "--reveal", help="on stdout: print the real token instead of a placeholder")] = False,
         as_json: Annotated[bool, typer.Option(
@@ -72,7 +74,7 @@ def register(app: typer.Typer) -> None:
         if merge is not None:
             result = merge_into(settings, merge, force)
         else:
-            result = write_new(settings, output)  # type: ignore[arg-type]
+            result = write_new(settings, output, force)  # type: ignore[arg-type]
         emit(result, as_json, _human)
 
 
@@ -85,10 +87,14 @@ def to_stdout(settings: Settings, reveal: bool) -> str:
     return mbconfig.snippet(settings, _token(settings))
 
 
-def write_new(settings: Settings, path: Path) -> dict[str, Any]:
-    """Write the snippet alone to ``path`` (an existing file is backed up)."""
+def write_new(settings: Settings, path: Path, force: bool) -> dict[str, Any]:
+    """Write the snippet alone to ``path``; an existing file (the user's own config) only with
+    ``force``, backed up."""
     path = Path(path).expanduser()
     _folder_exists(path)
+    if path.is_file() and not force:
+        raise VhctlError(f"{path} exists; add to it with --merge {path}, or replace it with --force "
+                         "(it is backed up first)")
     backup = write_with_backup(path, mbconfig.snippet(settings, _token(settings)), mode=_mode(path))
     return _result(path, backup, "written")
 
