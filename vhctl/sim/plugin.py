@@ -283,7 +283,7 @@ class Plugin:
                 self.violations.record(
                     CRASH, f"{slot.name}.{name}", fatal=True,
                     detail=f"script #{slot.id} {slot.path} returned a tuple from {name}; the real "
-                           "hub frees a string literal and aborts (A4)")
+                           "hub frees a string literal and aborts")  # A4
                 self.crash(_TUPLE_CRASH)
         return True  # float, str: ignored; list, dict, objects: "hook missing" (F20)
 

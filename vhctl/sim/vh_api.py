@@ -150,7 +150,7 @@ class VhApi:
                                      detail=f"vh.{name}() called from thread {thread!r}")
             raise VhThreadViolation(
                 f"vh.{name}() called from thread {thread!r}: vh functions may only run on the hub "
-                "thread, inside a hook or while the script loads (F58). Hand the work to a hook "
+                "thread, inside a hook or while the script loads. Hand the work to a hook "
                 "(e.g. OnTimer) through a queue instead.")
         if not plugin.in_python:
             plugin.violations.record(OUTSIDE_HOOK, f"vh.{name}",
@@ -294,11 +294,11 @@ class VhApi:
         if addr and hub.is_robot(op):
             self._crash("KickUser", "Segmentation fault",
                         "KickUser with a redirect and a bot as operator dereferences a NULL "
-                        "connection (F49.35)")
+                        "connection")  # F49.35
         if why is None or note_op is None or note_usr is None:
             self._crash("KickUser", _NULL_STRING_CRASH,
                         "KickUser needs all six arguments as str (op, nick, reason, redirect, "
-                        "op_note, user_note); a missing or None one crashes the real hub (A13)")
+                        "op_note, user_note); a missing or None one crashes the real hub")  # A13
         return hub.kick_user(op, nick, why, addr, note_op, note_usr)
 
     def _usermc(self, message: Optional[str], nick: Optional[str],
