@@ -49,6 +49,25 @@ def test_status_asks_the_running_api_and_never_shows_the_token(make_api_hub: Cal
         assert token not in output
 
 
+def test_status_is_degraded_not_down_when_the_api_refuses_the_stored_token(
+        make_api_hub: Callable[..., ApiHub], vhctl, keyring_dir: Path, tmp_path: Path) -> None:
+    """vhctl run with another keyring than the hub's (another user, another HOME): the API still
+    answers, so the hub is degraded, with a reason that says what to do, and the public stats."""
+    api = make_api_hub("single")
+    port = int(api.url().rsplit(":", 1)[1])
+    hub_token = vhctl(api.config, "token", "generate").stdout.strip()
+    _wait_for_port(api, port)
+    elsewhere = {"XDG_DATA_HOME": str(tmp_path / "another-user")}
+    other_token = vhctl(api.config, "token", "generate", env=elsewhere).stdout.strip()
+    assert other_token and other_token != hub_token
+    result = vhctl(api.config, "status", "--json", env=elsewhere)
+    api_report = result.json()["components"]["api"]
+    assert (result.returncode, api_report["health"]) == (1, "degraded"), api_report
+    assert any("refuses the token in the keyring" in problem for problem in api_report["problems"])
+    assert api_report["http"]["stats"]["hub_name"] == "LabHub"
+    assert hub_token not in result.stdout + result.stderr and other_token not in result.stdout + result.stderr
+
+
 def _hand_written_status(tmp_path: Path, **fields: object) -> Path:
     """A config whose state folder holds an api status file with ``fields`` (what a hub killed with
     SIGTERM leaves behind)."""

@@ -150,6 +150,8 @@ def _component(state_dir: Path, name: str, host: str, timeout: float) -> Dict[st
             problems.append(http["error"])
         elif http.get("health", {}).get("status") != "healthy":
             problems.append(f"the API says {http.get('health', {}).get('status', 'nothing')}")
+        if http.get("token_problem"):
+            problems.append(http["token_problem"])
     if down:
         report["running"] = False
     if report.get("last_error") and not down:
@@ -180,6 +182,12 @@ def process_alive(pid: int, started_at: Any) -> bool:
     return not isinstance(started_at, (int, float)) or started <= float(started_at) + 2.0
 
 
+#: How long `status` waits for the API to take up a token it refused: the API re-reads the keyring
+#: about a second after it refuses one, so a status right after `vhctl token generate` or `rotate`
+#: sees the new token instead of reporting a failure.
+TOKEN_PICKUP_SECONDS = 5.0
+
+
 def _probe_api(host: str, port: int, timeout: float) -> Dict[str, Any]:
     """The API's port, /health and /api/stats (with the token when there is one)."""
     address = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
@@ -192,12 +200,40 @@ def _probe_api(host: str, port: int, timeout: float) -> Dict[str, Any]:
         token = vault.read_token()
     except vault.KeyringUnavailable:
         token = None
-    for key, path, auth in (("health", "/health", None), ("stats", "/api/stats", token)):
+    for key, path in (("health", "/health"), ("stats", "/api/stats")):
         try:
-            result[key] = _get_json(address, port, path, auth, timeout)
+            result[key] = (_get_json(address, port, path, None, timeout) if key == "health"
+                           else _stats(address, port, token, timeout, result))
         except (OSError, ValueError, http.client.HTTPException) as exc:
             return {**result, "error": f"GET {path} failed: {exc}"}
     return result
+
+
+def _stats(address: str, port: int, token: Optional[str], timeout: float, result: Dict[str, Any]) -> Any:
+    """/api/stats with the stored token; when the API refuses it (just created or rotated, or the
+    hub uses another keyring), wait a little for the API to take it up, then fall back to the
+    public view and say so in ``result["token_problem"]``."""
+    deadline = time.monotonic() + TOKEN_PICKUP_SECONDS
+    while True:
+        try:
+            return _get_json(address, port, "/api/stats", token, timeout)
+        except HttpRefused as exc:
+            if exc.status != 401 or not token:
+                raise
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.25)
+    result["token_problem"] = ("the API refuses the token in the keyring; if this lasts, the hub "
+                               "reads another keyring (run vhctl as the hub user)")
+    return _get_json(address, port, "/api/stats", None, timeout)
+
+
+class HttpRefused(ValueError):
+    """An answer other than 200."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
 
 
 def _get_json(host: str, port: int, path: str, token: Optional[str], timeout: float) -> Any:
@@ -207,7 +243,7 @@ def _get_json(host: str, port: int, path: str, token: Optional[str], timeout: fl
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
-            raise ValueError(f"HTTP {response.status}")
+            raise HttpRefused(response.status)
         return json.loads(body)
     finally:
         connection.close()
