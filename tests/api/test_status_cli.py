@@ -171,3 +171,59 @@ def test_a_malformed_config_is_one_line_for_every_command(vhctl, tmp_path: Path)
         assert result.stderr.startswith(f"vhctl: error: {config}: not valid TOML"), result.stderr
         assert "Traceback" not in result.stderr
     assert config.read_text() == "[api\nport = 1\n"
+
+
+def test_A18_after_quit_status_says_the_hub_stopped_not_that_it_went_silent(
+        make_api_hub: Callable[..., ApiHub], vhctl, keyring_dir: Path) -> None:
+    """!quit runs OnUnLoad(0): the component records a clean stop, and status says so at once
+    (not "no report for N s", which is what a hub that hangs looks like)."""
+    api = make_api_hub("single")
+    port = int(api.url().rsplit(":", 1)[1])
+    _wait_for_port(api, port)
+    api.hub.shutdown()
+    result = vhctl(api.config, "status", "--json")
+    human = vhctl(api.config, "status")
+    report = result.json()["components"]["api"]
+    assert (result.returncode, report["health"], report["state"]) == (2, "down", "stopped"), report
+    assert report["problems"] == ["stopped: the hub is shutting down (OnUnLoad 0)"], report
+    assert "api:     down, stopped, stopped: the hub is shutting down (OnUnLoad 0)" in human.stdout, human.stdout
+
+
+_HUB_PROCESS = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from api_helpers import ApiHub, wait_until
+from vhctl.sim.hub import Hub
+hub = Hub(Path(sys.argv[2]) / "hub", mode="single", config={"hub_name": "LabHub"}, echo_stderr=False,
+          timer_period=0.2).start()
+api = ApiHub(hub, Path(sys.argv[2]) / "api", {})
+api.load()
+wait_until(lambda: api.url(), timeout=60)
+print(api.config, flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_A18_after_sigterm_status_says_the_hub_process_is_gone(vhctl, keyring_dir: Path, tmp_path: Path) -> None:
+    """SIGTERM ends a hub without calling any hook: the status file still says running, with the
+    PID of a process that no longer exists; status must say down at once, not "running"."""
+    hub = subprocess.Popen([sys.executable, "-c", _HUB_PROCESS, str(Path(__file__).parent), str(tmp_path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        config = Path(hub.stdout.readline().strip())
+        assert config.exists(), hub.poll()
+        deadline = time.monotonic() + 60
+        while True:
+            before = vhctl(config, "status", "--json")
+            if before.returncode == 0 or time.monotonic() > deadline:
+                break
+        assert before.json()["components"]["api"]["health"] == "ok", before.stdout
+    finally:
+        hub.terminate()
+        hub.wait(timeout=30)
+    result = vhctl(config, "status", "--json")
+    report = result.json()["components"]["api"]
+    assert (result.returncode, report["health"], report["process_alive"]) == (2, "down", False), report
+    assert report["problems"][0].startswith(f"the hub process (pid {hub.pid}) is gone"), report

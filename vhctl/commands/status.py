@@ -133,7 +133,12 @@ def _component(state_dir: Path, name: str, host: str, timeout: float) -> Dict[st
     pid = report.get("pid")
     alive = process_alive(pid, report.get("started_at")) if isinstance(pid, int) else None
     report["process_alive"] = alive
-    if alive is False:
+    if report.get("state") == "stopped":
+        # A clean stop (!quit, !pyunload, a reload's hand-over) was recorded by the component
+        # itself: its reason is the news, whatever the age of the file or the process.
+        down = True
+        problems.append(f"stopped: {report.get('stop_reason') or 'no reason recorded'}")
+    elif alive is False:
         down = True
         problems.append(f"the hub process (pid {pid}) is gone; its last status is from {age:.0f} s ago")
     elif report["stale"]:
@@ -280,8 +285,10 @@ def _component_line(name: str, report: Dict[str, Any]) -> str:
     label = f"{name}:".ljust(9)
     if report["stale"] is None:
         return f"{label}never run (no status in the state folder)"
-    parts: List[str] = [report["health"], str(report.get("state", "?")) if report["health"] != "down" else "not running"]
-    if report.get("port"):
+    stopped = report.get("state") == "stopped"
+    parts: List[str] = [report["health"], str(report.get("state", "?")) if report["health"] != "down" or stopped
+                        else "not running"]
+    if report.get("port") and not stopped:
         parts.append(f"port {report['port']}")
     stats = (report.get("http") or {}).get("stats") or {}
     if "users_online" in stats:
