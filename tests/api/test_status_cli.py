@@ -11,10 +11,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator, Optional
 
+import pytest
 from api_helpers import ApiHub
 from vhctl_hub.status import read_status, status_path
+
+from vhctl.sim.hub import Hub
+from vhctl.sim.matterbridge import MatterbridgeStandIn
 
 
 def _wait_for_port(api: ApiHub, port: int) -> None:
@@ -227,3 +231,90 @@ def test_A18_after_sigterm_status_says_the_hub_process_is_gone(vhctl, keyring_di
     report = result.json()["components"]["api"]
     assert (result.returncode, report["health"], report["process_alive"]) == (2, "down", False), report
     assert report["problems"][0].startswith(f"the hub process (pid {hub.pid}) is gone"), report
+
+
+# -- the bridge and Matterbridge's own health (M9, M11, M16) ----------------------------------------
+
+MB_TOKEN = "status-test-matterbridge-token-0123456789abcdef"
+
+
+@pytest.fixture
+def bridge_hub(tmp_path: Path, keyring_dir: Path) -> Iterator[Callable[..., Any]]:
+    """``bridge_hub(mb, token)`` -> a started simulated hub (single mode) with matterbridge.py
+    loaded for the stand-in ``mb`` (the bridge tests' BridgeHub); a clean shutdown afterwards."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bridge"))
+    from bridge_helpers import BridgeHub
+
+    made: list = []
+
+    def make(mb: MatterbridgeStandIn, token: Optional[str]) -> Any:
+        hub = Hub(tmp_path / f"hub{len(made)}", mode="single", config={"hub_name": "LabHub"},
+                  echo_stderr=False, timer_period=0.05, chat_rules=False)
+        hub.dns_delay = 0.0
+        bridge = BridgeHub(hub.start(), tmp_path / f"bridge{len(made)}", mb, token, {})
+        made.append(bridge)
+        bridge.load()
+        return bridge
+
+    yield make
+    for bridge in made:
+        bridge.shutdown()
+
+
+def _status_until(vhctl, config: Path, done: Callable[[dict], bool], timeout: float = 30.0) -> Any:
+    """`vhctl status --json` again until ``done(report)`` (the status file is written about once a
+    second, so a change shows up in the next few runs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = vhctl(config, "status", "--json", "--timeout", "1")
+        if done(result.json()) or time.monotonic() > deadline:
+            return result
+
+
+def test_M16_status_shows_the_bridge_link_and_matterbridge_health_without_the_token(
+        bridge_hub: Callable[..., Any], vhctl) -> None:
+    with MatterbridgeStandIn(token=MB_TOKEN, gateway="gateway1") as mb:
+        bridge = bridge_hub(mb, MB_TOKEN)
+        bridge.connected()
+        result = _status_until(vhctl, bridge.config, lambda r: r["components"]["bridge"].get("link", {})
+                               .get("connected") is True)
+        report = result.json()
+        link = report["components"]["bridge"]["link"]
+        assert (result.returncode, report["health"], report["components"]["bridge"]["health"]) == (0, "ok", "ok"), \
+            report["components"]["bridge"]
+        assert (link["transport"], link["gateway"], link["receiving"]) == ("websocket", "gateway1", "connected")
+        assert link["queue"] == {"waiting": 0, "dropped_full": 0} and link["next_retry_in_s"] is None
+        assert link["counters"].get("in_connects", 0) >= 1
+        assert report["matterbridge"]["ok"] is True and report["matterbridge"]["token_sent"] is True
+        assert report["matterbridge"]["http_status"] == 200
+        human = vhctl(bridge.config, "status", "--timeout", "1")
+        assert "bridge:  ok, running, connected (websocket), gateway gateway1, 0 waiting" in human.stdout, human.stdout
+        assert f"mb:      ok: {mb.url} answers and accepts our token" in human.stdout
+        for output in (result.stdout, result.stderr, human.stdout, human.stderr):
+            assert MB_TOKEN not in output
+
+        mb.stop()  # Matterbridge gone while the bridge is loaded: degraded, with the retry
+        down = _status_until(vhctl, bridge.config, lambda r: r["components"]["bridge"].get("link", {})
+                             .get("receiving") == "retrying")
+    report = down.json()
+    bridge_report = report["components"]["bridge"]
+    assert (down.returncode, report["health"], bridge_report["health"]) == (1, "degraded", "degraded"), bridge_report
+    assert report["matterbridge"]["ok"] is False and "does not answer" in report["matterbridge"]["message"]
+    assert any(problem.startswith("Matterbridge: ") for problem in bridge_report["problems"])
+    assert any(problem.startswith("receiving retrying: ") for problem in bridge_report["problems"])
+    assert bridge_report["link"]["connected"] is False and bridge_report["link"]["last_error"]
+    human = vhctl(bridge.config, "status", "--timeout", "1")
+    assert human.returncode == 1 and "mb:      problem: " in human.stdout and MB_TOKEN not in human.stdout
+
+
+def test_M11_status_says_when_matterbridge_refuses_our_token(bridge_hub: Callable[..., Any], vhctl) -> None:
+    with MatterbridgeStandIn(token=MB_TOKEN, gateway="gateway1") as mb:
+        bridge = bridge_hub(mb, "not-the-token-matterbridge-has-0123456789")
+        result = _status_until(vhctl, bridge.config, lambda r: r.get("matterbridge") is not None and
+                               r["components"]["bridge"]["health"] != "down")
+        report = result.json()
+        assert result.returncode == 1, report["components"]["bridge"]
+        assert report["matterbridge"]["http_status"] == 401
+        assert "refuses our Matterbridge token" in report["matterbridge"]["message"]
+        assert report["components"]["bridge"]["health"] == "degraded"
+        assert MB_TOKEN not in result.stdout and "not-the-token" not in result.stdout

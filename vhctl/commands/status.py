@@ -5,7 +5,11 @@ exists, never its value) and the status files the components write (``vhctl_hub.
 file alone proves nothing once the hub is gone (SIGTERM calls no hook, so nothing removes it): the
 process it names must still exist and be the same process (started before the component), the
 file must be fresh, and the API's port must answer. The running API is then asked over HTTP for
-its health and stats, with short timeouts so that a hung hub cannot hang a cron job.
+its health and stats, with short timeouts so that a hung hub cannot hang a cron job. For the bridge,
+its status file tells the link's state (each direction, transport, last error, next retry), the
+queue and the counters; Matterbridge itself is asked for /api/health with the Matterbridge token
+(Matterbridge guards that route with the token too, M9), so an unreachable Matterbridge, or one
+that refuses our token, makes a loaded bridge degraded.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import socket
 import time
 from pathlib import Path
 from typing import Annotated, Any, Dict, Iterable, List, Optional
+from urllib.parse import urlsplit
 
 import typer
 from vhctl_hub import secrets as vault
@@ -24,6 +29,7 @@ from vhctl_hub.status import STALE_AFTER, read_status, scrub
 
 from vhctl import configfile
 from vhctl.cli import state
+from vhctl.commands.token import use_hub_keyring
 from vhctl.errors import VhctlError
 from vhctl.hubvenv import hub_state_dir
 from vhctl.output import emit
@@ -33,7 +39,9 @@ HELP = """Show the hub venv, the scripts, the tokens' presence and whether each 
 
 A component counts as running only when the hub process it names is alive, its status file is
 fresh (the hub calls its script every few seconds) and, for the API, its port answers; the API's
-/health and /api/stats are then read over HTTP. Tokens are never shown, only whether one is set.
+/health and /api/stats are then read over HTTP. For the bridge: whether it is connected (and how),
+its last error and next retry, the lines waiting and its counters, and whether Matterbridge itself
+answers with our Matterbridge token. Tokens are never shown, only whether one is set.
 
 Exit code: 0 all well, 1 degraded (running, with a problem), 2 down (nothing answers, or a
 component is dead). With --json the output is always one JSON document, errors included: usable
@@ -75,7 +83,9 @@ def collect(config_path: Path, timeout: float = 2.0) -> Dict[str, Any]:
     venv = Path(hub.venv) if hub.venv else None
     scripts_dir = Path(hub.scripts_dir) if hub.scripts_dir else None
     state_dir = hub_state_dir(settings)
+    use_hub_keyring(settings)  # before any probe that sends a token
     components = {name: _component(state_dir, name, settings.api.host, timeout) for name in SCRIPTS.values()}
+    matterbridge = _bridge_and_matterbridge(components["bridge"], settings, timeout)
     loaded = [c["health"] for c in components.values() if c["health"] != "not loaded"]
     code = max((_code(word) for word in loaded), default=DOWN)
     return {
@@ -91,6 +101,7 @@ def collect(config_path: Path, timeout: float = 2.0) -> Dict[str, Any]:
         "token": _token_state(settings),
         "state_dir": str(state_dir),
         "components": components,
+        "matterbridge": matterbridge,
         "health": HEALTH_WORDS[code],
         "exit_code": code,
         "hint": None if loaded else _start_hint(scripts_dir),
@@ -108,9 +119,6 @@ def _start_hint(scripts_dir: Optional[Path]) -> str:
 
 
 def _token_state(settings: Any) -> Dict[str, Any]:
-    from vhctl.commands.token import use_hub_keyring
-
-    use_hub_keyring(settings)
     try:
         return {"stored": vault.read_token() is not None, "problem": None}
     except vault.KeyringUnavailable as exc:
@@ -185,6 +193,107 @@ def process_alive(pid: int, started_at: Any) -> bool:
         return False
     started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     return not isinstance(started_at, (int, float)) or started <= float(started_at) + 2.0
+
+
+# -- the bridge and Matterbridge --------------------------------------------------------------------
+
+#: The link states in which a direction works (the reader's and the poster's own words).
+_WORKING = {"in": ("connected",), "out": ("up", "idle")}
+
+
+def _bridge_and_matterbridge(report: Dict[str, Any], settings: Any, timeout: float) -> Optional[Dict[str, Any]]:
+    """Add the link's state to the bridge's ``report`` and ask Matterbridge for its health (only
+    when the bridge has run: a hub without the bridge never waits on Matterbridge). A loaded bridge
+    whose Matterbridge does not answer, or refuses our token, is degraded."""
+    if report["stale"] is None:
+        return None
+    extra = report.get("extra") or {}
+    report["link"] = bridge_link(report)
+    url = str(extra.get("url") or settings.bridge.url)
+    try:
+        token = vault.read_secret("matterbridge")
+    except vault.KeyringUnavailable:
+        token = None
+    health = probe_matterbridge(url, token, timeout)
+    if report["health"] == "down":
+        return health
+    # the last error stays in the file after the link recovered: a problem only while it lasts
+    problems = [line for line in report["problems"] if not line.startswith("last error: ")]
+    if extra.get("running") is False:
+        problems.append("the bridge is stopped (in hub chat: !bridge start)")
+    else:
+        problems.extend(_link_problems(report))
+    if not health["ok"]:
+        problems.append(f"Matterbridge: {health['message']}")
+    if extra.get("quiet_gateway"):
+        problems.append(f"nothing came back from gateway {extra.get('gateway')!r} since lines were sent: "
+                        "check that Matterbridge has a gateway of that name")
+    report["problems"] = problems
+    report["health"] = HEALTH_WORDS[DEGRADED if problems else OK]
+    return health
+
+
+def bridge_link(report: Dict[str, Any]) -> Dict[str, Any]:
+    """The bridge's link as `status` shows it, from its status file (the bridge keeps no secret
+    there): each direction's state, the transport, the last error, the next retry, the queue."""
+    extra = report.get("extra") or {}
+    now = time.time()
+    retries = [report.get(f"{side}_retry_at") for side in _WORKING]
+    due = [float(at) for at in retries if isinstance(at, (int, float))]
+    return {
+        "connected": all(report.get(f"{side}_state") in ok for side, ok in _WORKING.items()),
+        "receiving": report.get("in_state"), "sending": report.get("out_state"),
+        "transport": report.get("in_transport"), "url": extra.get("url"), "gateway": extra.get("gateway"),
+        "account": extra.get("account"), "auth": extra.get("auth"),
+        "last_error": report.get("last_error"),
+        "next_retry_in_s": round(max(0.0, min(due) - now), 1) if due else None,
+        "queue": {"waiting": extra.get("waiting"), "dropped_full": extra.get("dropped")},
+        "counters": report.get("counters") or {},
+    }
+
+
+def _link_problems(report: Dict[str, Any]) -> List[str]:
+    problems = []
+    for side, word in (("in", "receiving"), ("out", "sending")):
+        state_word = report.get(f"{side}_state")
+        if state_word is None or state_word in _WORKING[side] or state_word == "connecting":
+            continue
+        error = report.get(f"{side}_error")
+        retry = report["link"]["next_retry_in_s"]
+        problems.append(f"{word} {state_word}" + (f": {error}" if error else "") +
+                        (f"; next try in {retry:.0f} s" if retry is not None else ""))
+    return problems
+
+
+def probe_matterbridge(url: str, token: Optional[str], timeout: float) -> Dict[str, Any]:
+    """GET {url}/api/health with the Matterbridge token (never shown): whether Matterbridge answers
+    and takes our token. It answers 400 without a token and 401 to a wrong one (M11)."""
+    result: Dict[str, Any] = {"url": url, "ok": False, "http_status": None, "token_sent": bool(token)}
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
+    try:
+        connection.request("GET", parts.path.rstrip("/") + "/api/health",
+                           headers={"Authorization": f"Bearer {token}"} if token else {})
+        response = connection.getresponse()
+        response.read(256)
+        result["http_status"] = response.status
+    except (OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return {**result, "message": f"{url} does not answer ({reason})"}
+    finally:
+        connection.close()
+    code = response.status
+    if code == 200:
+        return {**result, "ok": True,
+                "message": f"{url} answers" + (" and accepts our token" if token else " (it asks for no token)")}
+    if code == 400:
+        message = ("it wants a token and none is stored" if not token else
+                   "it refuses the form of our token")
+    elif code == 401:
+        message = "it refuses our Matterbridge token (the Token in its [api] section differs)"
+    else:
+        message = f"{url}/api/health answered HTTP {code}: is bridge.url Matterbridge's API address?"
+    return {**result, "message": message}
 
 
 #: How long `status` waits for the API to take up a token it refused: the API re-reads the keyring
@@ -276,6 +385,9 @@ def _human(data: Dict[str, Any]) -> Iterable[str]:
                          f"unavailable: {token['problem']}" if token["problem"] else "none: run vhctl token generate")
     for name, report in data["components"].items():
         yield _component_line(name, report)
+    matterbridge = data.get("matterbridge")
+    if matterbridge:
+        yield f"mb:      {'ok' if matterbridge['ok'] else 'problem'}: {matterbridge['message']}"
     yield f"health:  {data['health']}"
     if data["hint"]:
         yield f"hint:    {data['hint']}"
@@ -294,8 +406,17 @@ def _component_line(name: str, report: Dict[str, Any]) -> str:
     if "users_online" in stats:
         count = stats["users_online"]
         parts.append(f"{count} user{'' if count == 1 else 's'} online")
-    for key, value in sorted(report.items()):
-        if key.endswith("_state") and value:
-            parts.append(f"{key[:-6]} {value}")
+    if report.get("link") and report["health"] != "down":
+        parts.append(_link_words(report["link"]))
     parts.extend(report["problems"])
     return label + ", ".join(parts)
+
+
+def _link_words(link: Dict[str, Any]) -> str:
+    """The bridge's link in a few words: connected or not, transport, queue and counters."""
+    counters = link["counters"]
+    head = (f"connected ({link['transport']})" if link["connected"] else
+            f"receiving {link['receiving'] or '?'}, sending {link['sending'] or '?'}")
+    return (f"{head}, gateway {link['gateway']}, {link['queue']['waiting'] or 0} waiting, "
+            f"{counters.get('out_sent', 0)} sent, {counters.get('in_relayed', 0)} received, "
+            f"{(link['queue']['dropped_full'] or 0) + counters.get('in_dropped', 0)} dropped")
