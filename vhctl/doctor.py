@@ -16,13 +16,12 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
-from urllib.parse import urlsplit
 
 from vhctl_hub import secrets as vault
 from vhctl_hub.config import Settings
 
-from vhctl import configfile, hubvenv, plugin_lib
-from vhctl.commands.status import _get_json
+from vhctl import configfile, hubvenv, mbconfig, plugin_lib
+from vhctl.commands.status import _get_json, probe_matterbridge
 from vhctl.commands.token import use_hub_keyring
 from vhctl.errors import VhctlError
 from vhctl.scripts import SCRIPTS, render_script
@@ -175,56 +174,89 @@ def check_api_port(settings: Settings, timeout: float) -> Result:
                   "stop that program, or choose another: `vhctl configure api.port=PORT`")
 
 
-def _http_status(url: str, path: str, token: Optional[str], timeout: float) -> int:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
-    try:
-        connection.request("GET", parts.path.rstrip("/") + path,
-                           headers={"Authorization": f"Bearer {token}"} if token else {})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
-
-
 def check_matterbridge(settings: Settings, timeout: float) -> Result:
-    """Matterbridge answers /api/health with our Matterbridge token (401: the tokens differ)."""
-    url = settings.bridge.url
+    """Matterbridge answers /api/health with our Matterbridge token (400: none sent, 401: another
+    one than Matterbridge's, M11)."""
+    use_hub_keyring(settings)
     try:
         token = vault.read_secret("matterbridge")
     except vault.KeyringUnavailable:
         token = None
+    health = probe_matterbridge(settings.bridge.url, token, timeout)
+    if health["ok"]:
+        return Result("matterbridge", OK, health["message"])
+    if health["http_status"] is None:
+        fix = "start Matterbridge, or set its address: `vhctl configure bridge.url=URL`"
+    elif health["http_status"] in (400, 401):
+        fix = "store the Token of Matterbridge's [api] section: `vhctl token set matterbridge`"
+    else:
+        fix = "check that bridge.url is Matterbridge's API address"
+    message = health["message"] if health["message"].startswith(settings.bridge.url) else \
+        f"{settings.bridge.url}: {health['message']}"
+    return Result("matterbridge", FAIL, message, fix)
+
+
+def read_matterbridge_toml(path: Optional[Path]) -> Tuple[Optional[Dict[str, Any]], Optional[Result]]:
+    """The parsed matterbridge.toml ``path`` (None: not given), or the failed check saying why not."""
+    if path is None:
+        return None, None
     try:
-        code = _http_status(url, "/api/health", token, timeout)
-    except (OSError, http.client.HTTPException) as exc:
-        return Result("matterbridge", FAIL, f"{url} does not answer ({exc})",
-                      "start Matterbridge, or set its address: `vhctl configure bridge.url=URL`")
-    if code in (400, 401):  # no token sent, or another one than Matterbridge's
-        what = "wants a token and none is stored" if code == 400 else "refuses our Matterbridge token"
-        return Result("matterbridge", FAIL, f"{url} {what}",
-                      "store the Token of Matterbridge's [api] section: `vhctl token set matterbridge`")
-    if code != 200:
-        return Result("matterbridge", FAIL, f"{url}/api/health answered HTTP {code}",
-                      "check that bridge.url is Matterbridge's API address")
-    return Result("matterbridge", OK, f"{url} answers" + (" and accepts our token" if token else ""))
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return None, Result("matterbridge.toml", FAIL, f"cannot read {path} ({reason})",
+                            "give the path of Matterbridge's config, and run as a user who may read it")
+    try:
+        return mbconfig.parse(text, str(path)), None
+    except VhctlError as exc:
+        return None, Result("matterbridge.toml", FAIL, str(exc), "fix the file; Matterbridge cannot read it either")
 
 
-def check_gateway(settings: Settings) -> Result:
-    """The gateway the bridge joins is named (it must match a [[gateway]] name in Matterbridge)."""
-    return Result("gateway", OK, f"bridge.gateway = {settings.bridge.gateway!r}")
+def check_mb_account(settings: Settings, data: Dict[str, Any], where: Path) -> Result:
+    """Matterbridge's config has an api account where bridge.url points, with our token as Token."""
+    use_hub_keyring(settings)
+    try:
+        token = vault.read_secret("matterbridge")
+    except vault.KeyringUnavailable as exc:
+        return Result("matterbridge.toml", FAIL, f"cannot compare the Token: {exc}", "run `vhctl install`")
+    problem, fix = mbconfig.account_problem(data, settings, token, str(where))
+    if problem:
+        return Result("matterbridge.toml", FAIL, problem, fix)
+    name = mbconfig.our_api_account(data, settings)
+    return Result("matterbridge.toml", OK, f"[api.{name}] in {where} listens on "
+                  f"{mbconfig.bind_address(settings)} with our Matterbridge token")
 
 
-def run_all(config_path: Path, timeout: float = 2.0) -> Dict[str, Any]:
-    """Every check in order, as plain data with the exit code (1 when any check failed)."""
+def check_gateway(settings: Settings, data: Optional[Dict[str, Any]], where: Optional[Path]) -> Result:
+    """The gateway the bridge joins exists in Matterbridge's config, enabled, with our account (only
+    named when vhctl is not told where that config is)."""
+    gateway = settings.bridge.gateway
+    if data is None or where is None:
+        return Result("gateway", OK, f"bridge.gateway = {gateway!r} (compared with Matterbridge's config "
+                      "when given: vhctl doctor --matterbridge-toml PATH)")
+    problem, fix = mbconfig.gateway_problem(data, settings, str(where))
+    if problem:
+        return Result("gateway", FAIL, problem, fix)
+    return Result("gateway", OK, f"the gateway {gateway!r} in {where} is enabled and has our account")
+
+
+def run_all(config_path: Path, timeout: float = 2.0, matterbridge_toml: Optional[Path] = None) -> Dict[str, Any]:
+    """Every check in order, as plain data with the exit code (1 when any check failed);
+    ``matterbridge_toml``: Matterbridge's config, to compare with ours."""
     first, settings = check_config(config_path)
     results: List[Result] = [first]
     if settings is not None:
+        mb_data, unreadable = read_matterbridge_toml(matterbridge_toml)
         checks: List[Callable[[], Result]] = [
             lambda: check_python(settings), lambda: check_plugin_mode(settings),
             lambda: check_imports(settings), lambda: check_scripts(settings, config_path),
             lambda: check_keyring(settings), lambda: check_api_port(settings, timeout),
-            lambda: check_matterbridge(settings, timeout), lambda: check_gateway(settings)]
+            lambda: check_matterbridge(settings, timeout)]
+        if unreadable is not None:
+            checks.append(lambda: unreadable)
+        elif mb_data is not None and matterbridge_toml is not None:
+            checks.append(lambda: check_mb_account(settings, mb_data, matterbridge_toml))
+        checks.append(lambda: check_gateway(settings, mb_data, matterbridge_toml))
         results.extend(check() for check in checks)
     failed = any(result.status == FAIL for result in results)
     return {"checks": [asdict(result) for result in results], "ok": not failed, "exit_code": 1 if failed else 0}

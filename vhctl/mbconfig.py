@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import tomlkit
 from vhctl_hub.config import Settings
+from vhctl_hub.secrets import tokens_equal
 
 from vhctl.errors import VhctlError
 
@@ -150,3 +151,86 @@ def parse(text: str, where: str = "matterbridge.toml") -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise VhctlError(f"{where} is not valid TOML: {exc}") from None
+
+
+# -- comparing a user's matterbridge.toml with ours (for `vhctl doctor`) ---------------------------
+
+#: Hosts on which a listener also answers our loopback address.
+_ANY_HOST = ("", "0.0.0.0", "::")
+
+
+def _host_port(address: str) -> tuple[str, Optional[int]]:
+    host, _, port = address.strip().rpartition(":")
+    host = host.strip("[]").lower()
+    return ("127.0.0.1" if host == "localhost" else host), (int(port) if port.isdigit() else None)
+
+
+def our_api_account(data: dict[str, Any], settings: Settings) -> Optional[str]:
+    """The ``api.NAME`` account of ``data`` that listens where bridge.url points (BindAddress, M1),
+    None when no api account does."""
+    host, port = _host_port(bind_address(settings))
+    accounts = data.get("api") if isinstance(data.get("api"), dict) else {}
+    for name, table in accounts.items():
+        if isinstance(table, dict) and isinstance(table.get("BindAddress"), str):
+            their_host, their_port = _host_port(table["BindAddress"])
+            if their_port == port and (their_host == host or their_host in _ANY_HOST):
+                return name
+    return None
+
+
+def account_problem(data: dict[str, Any], settings: Settings, token: Optional[str],
+                    where: str) -> tuple[str, str]:
+    """What is wrong with our account in ``data`` (the parsed matterbridge.toml ``where``), as
+    (problem, fix); ("", "") when its address and Token are ours. Tokens are compared in constant
+    time and never put in the text."""
+    name = our_api_account(data, settings)
+    merge = f"vhctl matterbridge-toml --merge {where} --force"
+    if name is None:
+        return (f"no [api.NAME] section in {where} has BindAddress {bind_address(settings)} (where "
+                "bridge.url points)", f"add ours with `vhctl matterbridge-toml --merge {where}`, or "
+                "set bridge.url to Matterbridge's address: `vhctl configure bridge.url=URL`")
+    wanted = settings.bridge.account
+    if wanted and wanted != f"api.{name}":
+        return (f"bridge.account is {wanted} but the account at that address is api.{name}",
+                f"run `vhctl configure bridge.account=api.{name}`")
+    theirs = data["api"][name].get("Token")
+    theirs = theirs if isinstance(theirs, str) and theirs else None
+    if theirs == PLACEHOLDER:
+        return f"[api.{name}] in {where} still has the placeholder as its Token", f"run `{merge}`"
+    if theirs is None:
+        return (f"[api.{name}] in {where} has no Token: anyone on this machine can use that account",
+                f"run `vhctl token generate matterbridge`, then `{merge}`")
+    if token is None:
+        return (f"[api.{name}] in {where} has a Token but no Matterbridge token is stored",
+                "store that Token: `vhctl token set matterbridge`")
+    if not tokens_equal(theirs, token):
+        return (f"the Token of [api.{name}] in {where} is not the stored Matterbridge token",
+                f"store Matterbridge's: `vhctl token set matterbridge`, or write ours: `{merge}`")
+    return "", ""
+
+
+def gateway_problem(data: dict[str, Any], settings: Settings, where: str) -> tuple[str, str]:
+    """What keeps our account from the gateway bridge.gateway in ``data``, as (problem, fix); ("",
+    "") when a gateway of that name is enabled and has our account both ways (M2, M3)."""
+    name = settings.bridge.gateway
+    merge = f"vhctl matterbridge-toml --merge {where} --force"
+    gateways = [g for g in data.get("gateway", []) if isinstance(g, dict)] \
+        if isinstance(data.get("gateway"), list) else []
+    ours = next((g for g in gateways if g.get("name") == name), None)
+    if ours is None:
+        found = ", ".join(repr(g.get("name")) for g in gateways) or "none"
+        return (f"{where} has no gateway named {name!r} (it has: {found}); Matterbridge accepts "
+                "messages for an unknown gateway and drops them",
+                f"set ours to one of them: `vhctl configure bridge.gateway=NAME`, or add it: `{merge}`")
+    if ours.get("enable") is not True:
+        return f"the gateway {name!r} in {where} is not enabled (enable=true is needed)", "add enable=true to it"
+    account = our_api_account(data, settings)
+    directions = {key for key in ("inout", "in", "out") for entry in ours.get(key, [])
+                  if isinstance(entry, dict) and account and entry.get("account") == f"api.{account}"}
+    if not directions:
+        return (f"the gateway {name!r} in {where} does not list our account"
+                + (f" api.{account}" if account else ""), f"add it as [[gateway.inout]], or run `{merge}`")
+    if "inout" not in directions and directions != {"in", "out"}:
+        return (f"the gateway {name!r} lists api.{account} only as {directions.pop()}: the bridge both "
+                "sends and receives", "list it under [[gateway.inout]]")
+    return "", ""
