@@ -22,7 +22,9 @@ import typer
 import typer.core
 
 from vhctl import __version__, paths
+from vhctl.commands import register_all
 from vhctl.errors import VhctlError
+from vhctl.state import state
 
 #: The click that this typer parses with: its own copy (``typer._click``) or the click package.
 click: Any = getattr(typer.core, "_click", None) or getattr(typer.core, "click")
@@ -53,21 +55,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"max_content_width": 80},
 )
-
-
-class State:
-    """Options every command shares; the config file is found when a command asks for it."""
-
-    def __init__(self) -> None:
-        self.config_option: Optional[Path] = None
-
-    @property
-    def config_path(self) -> Path:
-        """The config file of this run (``--config``, ``$VHCTL_CONFIG``, the user's, the system's)."""
-        return paths.config_file(self.config_option)
-
-
-state = State()
 
 
 def _version(value: bool) -> None:
@@ -106,9 +93,9 @@ def keep_examples(text: str) -> str:
 
 
 def _register() -> None:
-    """Attach each command module's typer function (one module per command)."""
-    from vhctl.commands import register_all
-
+    """Attach each command module's typer function (one module per command) when the CLI runs, not
+    when this module is imported: commands that still take ``state`` through this module (rather
+    than from ``vhctl.state``) may be imported first and would then be half loaded."""
     register_all(app)
     _keep_all_examples(app)
 

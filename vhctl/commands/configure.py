@@ -10,9 +10,9 @@ import typer
 from vhctl_hub.config import describe, known_keys
 
 from vhctl import configfile
-from vhctl.cli import state
 from vhctl.errors import VhctlError
 from vhctl.output import emit
+from vhctl.state import state
 
 HELP = """Show the settings, or set some: KEY=VALUE with KEY one of `vhctl configure --keys`.
 

@@ -7,10 +7,10 @@ import typer
 from vhctl_hub.config import Settings
 
 from vhctl import configfile, hubvenv, interpreter, paths, plugin_lib
-from vhctl.installlock import install_lock
-from vhctl.cli import state
 from vhctl.errors import VhctlError
+from vhctl.installlock import install_lock
 from vhctl.output import Progress, emit
+from vhctl.state import state
 
 HELP = """Make the hub's venv (vhctl_hub, fastapi, uvicorn, httptools, requests, keyring) for the plugin's Python.
 

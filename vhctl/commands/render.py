@@ -9,11 +9,11 @@ from typing import Annotated, Any, Iterable, List, Optional
 import typer
 
 from vhctl import configfile, paths
-from vhctl.cli import state
 from vhctl.errors import VhctlError
 from vhctl.files import write_generated
 from vhctl.output import emit
 from vhctl.scripts import SCRIPTS, render_script
+from vhctl.state import state
 
 HELP = """Write the hub scripts (hub_api.py, matterbridge.py) for the hub venv recorded by `vhctl install`.
 
