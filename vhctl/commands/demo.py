@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import TYPE_CHECKING, Any, Optional
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-
 from vhctl_hub.config import BridgeSettings, ConfigError, Settings
 
+from vhctl import plugin_lib
 from vhctl.errors import VhctlError
 
 if TYPE_CHECKING:  # the demo's machinery is imported only when the demo runs
@@ -49,25 +50,36 @@ Examples:
 """
 
 
+class Mode(str, Enum):
+    """The plugin builds the simulator can be: every script in one interpreter, or one each."""
+
+    single = plugin_lib.SINGLE
+    sub = plugin_lib.SUB
+
+
+def _port_option(flag: str, help: str) -> Any:
+    """An option for a TCP port to listen on (0: the system chooses a free one)."""
+    return typer.Option(flag, min=0, max=65535, metavar="PORT", help=help)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo", help=HELP)
     def demo_command(
-        hub_port: int = typer.Option(0, "--hub-port", metavar="PORT",
-                                     help="NMDC port of the hub (0 = any free port)"),
-        api_port: int = typer.Option(0, "--api-port", metavar="PORT",
-                                     help="port of the REST API (0 = any free port)"),
-        seconds: Optional[float] = typer.Option(None, "--for", metavar="SECONDS",
-                                                help="stop by itself after this many seconds"),
-        mode: str = typer.Option("single", "--mode", metavar="single|sub",
-                                 help="the plugin build mode to simulate"),
-        matterbridge: Optional[str] = typer.Option(
-            None, "--matterbridge", metavar="URL",
-            help="bridge to this Matterbridge API instead of the built-in stand-in"),
-        token_env: Optional[str] = typer.Option(
-            None, "--matterbridge-token-env", metavar="VAR",
-            help="environment variable holding that Matterbridge's API token"),
-        gateway: str = typer.Option(BridgeSettings().gateway, "--matterbridge-gateway", metavar="NAME",
-                                    help="Matterbridge gateway to bridge the hub chat with"),
+        hub_port: Annotated[int, _port_option("--hub-port", "NMDC port of the hub (0 = any free port)")] = 0,
+        api_port: Annotated[int, _port_option("--api-port", "port of the REST API (0 = any free port)")] = 0,
+        seconds: Annotated[Optional[float], typer.Option(
+            "--for", min=0, metavar="SECONDS", help="stop by itself after this many seconds")] = None,
+        mode: Annotated[Mode, typer.Option(
+            "--mode", help="the plugin build mode to simulate")] = Mode.single,
+        matterbridge: Annotated[Optional[str], typer.Option(
+            "--matterbridge", metavar="URL",
+            help="bridge to this Matterbridge API instead of the built-in stand-in")] = None,
+        token_env: Annotated[Optional[str], typer.Option(
+            "--matterbridge-token-env", metavar="VAR",
+            help="environment variable holding that Matterbridge's API token")] = None,
+        gateway: Annotated[str, typer.Option(
+            "--matterbridge-gateway", metavar="NAME",
+            help="Matterbridge gateway to bridge the hub chat with")] = BridgeSettings().gateway,
     ) -> None:
         demo(hub_port, api_port, seconds, mode, bridge_target(matterbridge, token_env, gateway))
 
@@ -89,16 +101,10 @@ def bridge_target(url: Optional[str], token_env: Optional[str], gateway: str) ->
     return target
 
 
-def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str,
+def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: Mode,
          bridge: Optional["BridgeTarget"] = None) -> None:
-    """Run the demo in the foreground; SIGTERM and Ctrl-C stop it cleanly."""
-    if mode not in ("single", "sub"):
-        raise VhctlError(f"--mode must be single or sub, not {mode!r}")
-    for name, port in (("--hub-port", hub_port), ("--api-port", api_port)):
-        if not 0 <= port <= 65535:
-            raise VhctlError(f"{name} must be a port number from 0 to 65535")
-    if seconds is not None and seconds < 0:
-        raise VhctlError("--for must not be negative")
+    """Run the demo in the foreground (the options are checked by their types); SIGTERM and Ctrl-C
+    stop it cleanly."""
     from vhctl import demo as sim_demo
 
     stop = threading.Event()
@@ -108,7 +114,7 @@ def demo(hub_port: int, api_port: int, seconds: Optional[float], mode: str,
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
-        outcome = sim_demo.run(hub_port, api_port, seconds, mode, lambda line: typer.echo(line), stop,
+        outcome = sim_demo.run(hub_port, api_port, seconds, mode.value, lambda line: typer.echo(line), stop,
                                bridge=bridge)
     except KeyboardInterrupt:  # during start-up; the demo stopped itself on the way out
         raise typer.Exit(130) from None
