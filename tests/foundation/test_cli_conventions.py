@@ -22,6 +22,10 @@ COMMANDS = ("install", "configure", "render", "status", "demo", "token")
     (("bogus",), "Error: No such command 'bogus'."),
     (("status", "--bogus"), "Error: No such option: --bogus"),
     (("demo", "--for", "abc"), "Error: Invalid value for '--for'"),
+    (("demo", "--for", "-1"), "Error: Invalid value for '--for'"),
+    (("demo", "--mode", "both"), "Error: Invalid value for '--mode'"),
+    (("demo", "--hub-port", "65536"), "Error: Invalid value for '--hub-port'"),
+    (("demo", "--api-port", "-1"), "Error: Invalid value for '--api-port'"),
     (("--config",), "Error: Option '--config' requires an argument."),
 ])
 def test_usage_errors_are_clicks_lines_with_exit_2(cli, args: tuple, message: str | None) -> None:
@@ -107,7 +111,7 @@ def test_ctrl_c_during_demo_start_up_says_interrupted_exits_130_and_removes_its_
 
 def test_config_is_found_when_the_command_runs(tmp_path: Path, home: Path) -> None:
     """The config path is resolved per run, from that run's environment (not at import)."""
-    code = ("import os, sys; from vhctl.cli import state; os.environ['VHCTL_CONFIG'] = sys.argv[1]; "
+    code = ("import os, sys; from vhctl.state import state; os.environ['VHCTL_CONFIG'] = sys.argv[1]; "
             "print(state.config_path)")
     target = tmp_path / "late.toml"
     result = subprocess.run([sys.executable, "-c", code, str(target)], cwd=REPO, env=headless_env(home),

@@ -1,12 +1,18 @@
 """The shape that keeps vhctl easy to change: the simulator never imports the hub-side runtime (it
-hosts scripts that do), and the runtime never imports the CLI (the hub venv holds only vhctl_hub)."""
+hosts scripts that do), the runtime never imports the CLI (the hub venv holds only vhctl_hub), and
+no module of vhctl imports, when it is loaded, a module that imports it back."""
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
+from typing import Iterator
 
+import vhctl
 import vhctl.sim
 import vhctl_hub
 
@@ -31,3 +37,103 @@ def test_the_simulator_never_imports_the_runtime() -> None:
 def test_the_runtime_never_imports_the_cli() -> None:
     loaded = _imported_after(_modules(vhctl_hub))
     assert not {m for m in loaded if m == "vhctl" or m.startswith("vhctl.")}
+
+
+def _runs_at_import(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements of ``body`` that run when the module is loaded: not those inside functions,
+    nor an ``if TYPE_CHECKING:`` block (its ``else`` does run)."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            yield from _runs_at_import(node.orelse)
+            continue
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            yield from _runs_at_import(getattr(node, field, []))
+
+
+def _import_graph(package) -> dict[str, set[str]]:
+    """For each module of ``package``, the modules of ``package`` it imports when it is loaded."""
+    root = Path(package.__file__).parent
+    files = {name: root.joinpath(*name.split(".")[1:]) for name in _modules(package)}
+    files = {name: path / "__init__.py" if path.is_dir() else path.with_suffix(".py") for name, path in files.items()}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imported: set[str] = set()
+        for node in _runs_at_import(ast.parse(path.read_text(encoding="utf-8")).body):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(here.split(".")[:len(here.split(".")) - node.level + 1] if node.level else [])
+                base = ".".join(part for part in (base, node.module or "") if part)
+                imported.update(f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base
+                                for alias in node.names)
+        graph[name] = {target for target in imported if target in files and target != name}
+    return graph
+
+
+def _circle_through(graph: dict[str, set[str]], start: str) -> list[str]:
+    """A path of imports that leads from ``start`` back to it, or [] if none does."""
+    paths, seen = [[start]], set()
+    while paths:
+        path = paths.pop()
+        for target in sorted(graph[path[-1]]):
+            if target == start:
+                return path + [start]
+            if target not in seen:
+                seen.add(target)
+                paths.append(path + [target])
+    return []
+
+
+def test_no_module_of_vhctl_imports_itself_back_when_loaded() -> None:
+    graph = _import_graph(vhctl)
+    assert "vhctl.cli" in graph and "vhctl.commands.render" in graph
+    circles = {frozenset(circle): " -> ".join(circle)
+               for circle in (_circle_through(graph, name) for name in sorted(graph)) if circle}
+    assert not circles, sorted(circles.values())
+
+
+def _sim_imports() -> dict[str, tuple[set[str], set[str]]]:
+    """For each module directly in vhctl/sim (the hub and its plugin): the sibling modules it
+    imports at module level, an ``if TYPE_CHECKING:`` block included (a type-only import back is
+    still a circle a reader has to follow), and those it imports inside a function."""
+    root = Path(vhctl.sim.__file__).parent
+    names = {path.stem for path in root.glob("*.py")} - {"__init__"}
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for name in names:
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        scopes = [n for n in ast.walk(tree)
+                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+        inside = {id(n) for scope in scopes for n in ast.walk(scope) if n is not scope}
+        top: set[str] = set()
+        late: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                module = "vhctl.sim" + (f".{node.module}" if node.module else "") \
+                    if node.level else node.module or ""
+                targets = [module] + [f"{module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            siblings = {t.split(".")[2] for t in targets if t.startswith("vhctl.sim.")} & names
+            (late if id(node) in inside else top).update(siblings - {name})
+        found[name] = (top, late)
+    return found
+
+
+def test_the_simulator_modules_import_each_other_without_circles() -> None:
+    imports = _sim_imports()
+    assert {"hub", "proto", "plugin", "vh_api"} <= set(imports)
+    try:
+        tuple(graphlib.TopologicalSorter({n: top for n, (top, _) in imports.items()}).static_order())
+    except graphlib.CycleError as error:
+        raise AssertionError(f"import circle in vhctl/sim: {' -> '.join(error.args[1])}") from None
+
+
+def test_the_simulator_modules_import_no_sibling_inside_a_function() -> None:
+    late = {name: sorted(found) for name, (_, found) in _sim_imports().items() if found}
+    assert not late, f"imports of vhctl/sim modules inside functions: {late}"
