@@ -24,18 +24,18 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from vhctl_hub import hublog
-from vhctl_hub.cache import HubCache
+from vhctl_hub.cache import HubCache, build_cache
 from vhctl_hub.commands import CommandSet, route
 from vhctl_hub.component import Component, Context
-from vhctl_hub.config import RuntimeSettings
 from vhctl_hub.dedup import EventDeduper
 from vhctl_hub.events import EventFeed
 from vhctl_hub.hookguard import HookGuard, names_script
 from vhctl_hub.hookstats import HookStats
 from vhctl_hub.lease import Lease
 from vhctl_hub.sender import HubSender
+from vhctl_hub.sharedsettings import SharedSettings
 from vhctl_hub.status import status_path
-from vhctl_hub.text import HubCodec
+from vhctl_hub.text import HubEncoding
 from vhctl_hub.vhaccess import VhAccess
 from vhctl_hub.workqueue import WorkQueue
 
@@ -103,12 +103,13 @@ class Instance:
     """One registered component and its supervisor."""
 
     def __init__(self, runtime: "Runtime", component: Component, ctx: Context,
-                 commands: Optional[CommandSet], lease: Lease, slot: Optional[int]) -> None:
+                 commands: Optional[CommandSet], state_dir: Path, slot: Optional[int]) -> None:
         self.runtime = runtime
         self.component = component
         self.ctx = ctx
         self.commands = commands
-        self.lease = lease
+        self.state_dir = state_dir
+        self.lease = Lease(state_dir, ctx.name)
         self.slot = slot
         self.stop_reason = ""
         #: monotonic time of the last `!pyunload`/`!pyreload` naming this script (see Runtime.unloaded)
@@ -245,34 +246,63 @@ class Instance:
         except Exception as exc:  # noqa: BLE001
             extra = {"status_error": f"{type(exc).__name__}: {exc}"}
         try:
-            status.write(self.runtime.status_file(self.name), {**self.runtime.health(), "extra": extra})
+            status.write(status_path(self.state_dir, self.name), {**self.runtime.health(), "extra": extra})
         except OSError as exc:
             hublog.log(f"{self.name}: cannot write status: {exc}")
 
 
-class Runtime:
-    """Everything vhctl keeps inside one interpreter of the hub."""
+class Instances:
+    """The registered instances of one runtime, by component name (any thread)."""
 
-    def __init__(self, single: bool, hub_thread_id: int) -> None:
+    def __init__(self) -> None:
+        self._by_name: Dict[str, Instance] = {}
+        self._lock = threading.Lock()
+
+    def put(self, instance: Instance) -> Optional[Instance]:
+        """Register ``instance``; returns the one of the same name it replaces."""
+        with self._lock:
+            old = self._by_name.pop(instance.name, None)
+            self._by_name[instance.name] = instance
+        return old
+
+    def forget(self, instance: Instance) -> None:
+        """Drop a stopped instance (if it is still the registered one)."""
+        with self._lock:
+            if self._by_name.get(instance.name) is instance:
+                del self._by_name[instance.name]
+
+    def live(self) -> List[Instance]:
+        """The live instances, in registration order."""
+        with self._lock:
+            return [i for i in self._by_name.values() if not i.ctx.stopping.is_set()]
+
+    def live_slots(self) -> List[int]:
+        """Single mode: the plugin slots of the live instances, newest first (for ``VhAccess``)."""
+        return [i.slot for i in reversed(self.live()) if i.slot is not None]
+
+
+class Runtime:
+    """Everything vhctl keeps inside one interpreter of the hub; made by ``build_runtime``.
+
+    Runtime settings (``settings()``): the first registration's win, see ``sharedsettings``."""
+
+    def __init__(self, *, single: bool, vh: VhAccess, queue: WorkQueue, feed: EventFeed,
+                 encoding: HubEncoding, cache: HubCache, sender: HubSender, guard: HookGuard,
+                 settings: SharedSettings, registry: Instances) -> None:
         self.single = single
-        self.vh = VhAccess(hub_thread_id, single)
-        self.vh.live_slots = self._live_slots
-        self.queue = WorkQueue()
-        self.feed = EventFeed()
-        self.codec = HubCodec("UTF-8")
-        self.cache = HubCache(self.vh, self.feed, lambda: self.codec)
-        self.sender = HubSender(self.vh, self.queue, lambda: self.codec,
-                                lambda: self.settings.max_line, self.cache.vh_nick)
+        self.vh = vh
+        self.queue = queue
+        self.feed = feed
+        self.encoding = encoding
+        self.cache = cache
+        self.sender = sender
+        self.guard = guard
+        self.settings = settings
+        self._registry = registry
         self.stats = HookStats()
         self.dedup = EventDeduper()
-        self.guard = HookGuard(HOOKS, self._make_hook)
-        self.settings = RuntimeSettings()
-        self.state_dir = Path(".")
-        self._instances: Dict[str, Instance] = {}
-        self._lock = threading.Lock()
         self._last_tick = time.monotonic()
         self._tick_interval = 1.0
-        self._codec_read = float("-inf")
         self._handlers: Dict[str, Callable[..., int]] = {
             "OnTimer": self._on_timer, "OnUserLogin": self._on_login, "OnUserLogout": self._on_logout,
             "OnParsedMsgAny": _allow, "OnParsedMsgMyINFO": self._on_myinfo,
@@ -282,21 +312,18 @@ class Runtime:
     # ---------------------------------------------------------------- registration (hub thread)
     def add(self, component: Component, ctx: Context, state_dir: Path, script_globals: Dict[str, Any]) -> None:
         """Register a constructed component and start its supervisor."""
-        self.settings = ctx.settings.runtime
-        self.state_dir = state_dir
-        self.cache.reconcile_seconds = self.settings.reconcile_seconds
-        self._read_codec(time.monotonic())
-        commands = component.commands()
+        declined = self.settings.offer(ctx.name, ctx.settings.runtime, [i.name for i in self.instances()])
+        if declined is not None:
+            hublog.log(declined)
+        self.encoding.refresh(time.monotonic(), force=True)
         slot = self.vh.myid()
-        instance = Instance(self, component, ctx, commands, Lease(state_dir, ctx.name), slot)
-        with self._lock:
-            old = self._instances.pop(ctx.name, None)
-            self._instances[ctx.name] = instance
+        instance = Instance(self, component, ctx, component.commands(), state_dir, slot)
+        old = self._registry.put(instance)
         if old is not None:
             old.retire("replaced by a newer load of its script")
         if self.single:
             self.guard.adopt(script_globals)
-            self.guard.place_earlier(slot, self.vh.slot_alive, self._live_slots())
+            self.guard.place_earlier(slot, self.vh.slot_alive, self._registry.live_slots())
         if component.needs_cache:
             self.cache.activate()
         self._last_tick = time.monotonic()
@@ -304,17 +331,11 @@ class Runtime:
 
     def forget(self, instance: Instance) -> None:
         """Drop a stopped instance from the registry (if it is still the registered one)."""
-        with self._lock:
-            if self._instances.get(instance.name) is instance:
-                del self._instances[instance.name]
+        self._registry.forget(instance)
 
     def instances(self) -> List[Instance]:
         """The live instances, in registration order."""
-        with self._lock:
-            return [i for i in self._instances.values() if not i.ctx.stopping.is_set()]
-
-    def status_file(self, name: str) -> Path:
-        return status_path(self.state_dir, name)
+        return self._registry.live()
 
     # ---------------------------------------------------------------- health (any thread)
     def tick_silence(self) -> float:
@@ -328,7 +349,7 @@ class Runtime:
 
     def watchdog_seconds(self) -> float:
         """No OnTimer for this long means the hub no longer calls us (at least 3 timer periods)."""
-        return max(self.settings.watchdog_seconds, 3 * self._tick_interval)
+        return max(self.settings().watchdog_seconds, 3 * self._tick_interval)
 
     def health(self) -> Dict[str, Any]:
         """Lag and hook timing sections of the status file."""
@@ -407,14 +428,13 @@ class Runtime:
 
     def _after(self, share: float = OTHER_HOOK_SHARE) -> None:
         """End of a hook other than OnTimer: some queued work (the cache publishes on OnTimer only)."""
-        self.queue.drain(self.settings.tick_budget_ms / 1000.0 * share)
+        self.queue.drain(self.settings().tick_budget_ms / 1000.0 * share)
 
     def _on_timer(self, now: float) -> int:
         mono = time.monotonic()
         self._tick_interval = min(60.0, max(0.05, mono - self._last_tick))
         self._last_tick = mono
-        if mono - self._codec_read > CODEC_REFRESH:
-            self._read_codec(mono)
+        self.encoding.refresh(mono)
         if self.single:
             self._check_slots()
             self.guard.restore()
@@ -423,7 +443,7 @@ class Runtime:
                 instance.component.on_tick(now)
             except Exception as exc:  # noqa: BLE001
                 hublog.log_exception(f"{instance.name}: on_tick failed", exc)
-        budget = self.settings.tick_budget_ms / 1000.0
+        budget = self.settings().tick_budget_ms / 1000.0
         begun = time.perf_counter()
         if self.cache.active:
             self.cache.tick(float(now), self._reconcile_slice(budget))
@@ -436,7 +456,7 @@ class Runtime:
         while the first pass fills the cache (then up to the budget, half of it when work waits)."""
         if not self.cache.complete:
             return budget / 2 if self.queue.lag()[0] else budget
-        return min(budget, self.settings.reconcile_slice_ms / 1000.0)
+        return min(budget, self.settings().reconcile_slice_ms / 1000.0)
 
     def _on_login(self, nick: str) -> int:
         if self.cache.active:
@@ -505,21 +525,20 @@ class Runtime:
             if instance.slot is not None and not self.vh.slot_alive(instance.slot):
                 instance.retire("its script was unloaded (!pyunload)")
 
-    def _make_hook(self, hook: str) -> Callable[..., int]:
-        """A hook function equivalent to the one our scripts define (for HookGuard)."""
 
-        def runtime_hook(*args: Any) -> int:
-            return self.dispatch(hook, args)
+def build_runtime(single: bool, hub_thread_id: int,
+                  stand_in: Callable[[str], Callable[..., int]]) -> Runtime:
+    """The one place a runtime is put together from its parts (nothing is patched in later).
 
-        runtime_hook.__name__ = runtime_hook.__qualname__ = hook
-        return runtime_hook
-
-    def _live_slots(self) -> List[int]:
-        return [i.slot for i in reversed(self.instances()) if i.slot is not None]
-
-    def _read_codec(self, mono: float) -> None:
-        self._codec_read = mono
-        try:
-            self.codec = HubCodec(self.vh.get_config("hub_encoding"))
-        except Exception as exc:  # noqa: BLE001 - keep the previous codec
-            hublog.log(f"cannot read hub_encoding: {type(exc).__name__}: {exc}")
+    ``single``: the plugin's single-interpreter mode; ``hub_thread_id``: the thread vh may be
+    called on; ``stand_in(hook)``: a function equivalent to the script's own hook, which the hook
+    guard puts in ``__main__`` until it has seen one of ours (see ``HookGuard``)."""
+    registry = Instances()
+    settings = SharedSettings()
+    vh = VhAccess(hub_thread_id, single, registry.live_slots)
+    encoding = HubEncoding(lambda: vh.get_config("hub_encoding"), CODEC_REFRESH)
+    queue, feed = WorkQueue(), EventFeed()
+    cache = build_cache(vh, feed, encoding, lambda: settings().reconcile_seconds)
+    sender = HubSender(vh, queue, encoding, lambda: settings().max_line, cache.vh_nick)
+    return Runtime(single=single, vh=vh, queue=queue, feed=feed, encoding=encoding, cache=cache,
+                   sender=sender, guard=HookGuard(HOOKS, stand_in), settings=settings, registry=registry)

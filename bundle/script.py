@@ -9,15 +9,14 @@ Everything else (modes, reloads, threads, encodings) is the runtime's business.
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from vhctl_hub import hublog, told
 from vhctl_hub.component import Component, Context
 from vhctl_hub.config import ConfigError, Settings, load_settings
-from vhctl_hub.runtime import HOOKS, Runtime, describe_start_error
+from vhctl_hub.runtime import HOOKS, Runtime, build_runtime, describe_start_error
 from vhctl_hub.statedir import StateDirError, ensure_private, fallback_state_dir
 from vhctl_hub.status import StatusBoard, status_path
 
@@ -51,7 +50,7 @@ def register(component: str, config_file: str, script_globals: Dict[str, Any]) -
     global _runtime
     single = script_globals.get("__name__") == "__main__"
     if _runtime is None:
-        _runtime = Runtime(single, threading.get_ident())
+        _runtime = build_runtime(single, threading.get_ident(), _stand_in)
     script = str(script_globals.get("__file__") or "?")
     settings = _settings(config_file, script)
     state_dir = _state_dir(settings)
@@ -81,6 +80,16 @@ def dispatch(hook: str, *args: Any) -> int:
     if _runtime is None:
         return 1
     return _runtime.dispatch(hook, args)
+
+
+def _stand_in(hook: str) -> Callable[..., int]:
+    """A function equivalent to the scripts' own ``hook`` (the hook guard's stand-in for it)."""
+
+    def runtime_hook(*args: Any) -> int:
+        return dispatch(hook, *args)
+
+    runtime_hook.__name__ = runtime_hook.__qualname__ = hook
+    return runtime_hook
 
 
 def _settings(config_file: str, script: str) -> Settings:

@@ -59,6 +59,24 @@ class EventCount:
         self.value = 0
 
 
+class Changes:
+    """Whether the cache holds something the published snapshot does not show yet: set by the parts
+    that keep the hub state (hub thread), taken by the one that publishes, once per OnTimer."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    def mark(self) -> None:
+        self.pending = True
+
+    def take(self) -> bool:
+        """Whether a snapshot is due; clears the flag."""
+        due, self.pending = self.pending, False
+        return due
+
+
 @dataclass(frozen=True)
 class HubSnapshot:
     """The hub at ``taken_at`` (Unix seconds): the ``seq``-th snapshot of its cache, reflecting the

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import List
+from typing import Callable, List
+
+from vhctl_hub import hublog
 
 #: The bytes the hub's own escaper replaces (F64, F49.57), in NMDC's &#N; form.
 _ESCAPES = {"$": "&#36;", "|": "&#124;", "\x00": "&#0;", "\x05": "&#5;", "`": "&#96;", "~": "&#126;"}
@@ -127,3 +129,28 @@ class HubCodec:
         if self.identity or text.isascii():
             return text
         return text.encode(self.codec, "replace").decode(self.codec, "vhctl_bytes")
+
+
+class HubEncoding:
+    """The hub's current ``HubCodec`` (calling it returns it, any thread), read again from the
+    hub's ``hub_encoding`` setting (hub thread) when asked and every ``every`` seconds: an operator
+    may change the setting while the hub runs."""
+
+    def __init__(self, read_setting: Callable[[], str], every: float) -> None:
+        self._read_setting = read_setting
+        self._every = every
+        self._read_at = float("-inf")
+        self._codec = HubCodec("UTF-8")
+
+    def __call__(self) -> HubCodec:
+        return self._codec
+
+    def refresh(self, mono: float, force: bool = False) -> None:
+        """Hub thread: read the setting again if ``every`` seconds passed since (or ``force``)."""
+        if not force and mono - self._read_at <= self._every:
+            return
+        self._read_at = mono
+        try:
+            self._codec = HubCodec(self._read_setting())
+        except Exception as exc:  # noqa: BLE001 - keep the previous codec
+            hublog.log(f"cannot read hub_encoding: {type(exc).__name__}: {exc}")

@@ -39,11 +39,12 @@ def _lost_slot(exc: BaseException) -> bool:
 class VhAccess:
     """Calls vh functions for the runtime, on the hub thread only."""
 
-    def __init__(self, hub_thread_id: int, single: bool) -> None:
+    def __init__(self, hub_thread_id: int, single: bool,
+                 live_slots: Callable[[], Iterable[int]] = lambda: ()) -> None:
         self.hub_thread_id = hub_thread_id
         self.single = single
         #: Single mode: returns our live slot ids (newest first) for ``myid`` repair.
-        self.live_slots: Callable[[], Iterable[int]] = lambda: ()
+        self._live_slots = live_slots
 
     def on_hub_thread(self) -> bool:
         """True when the caller runs on the hub's main thread."""
@@ -86,7 +87,7 @@ class VhAccess:
             vh.myid = saved
 
     def _repair(self, vh: Any) -> bool:
-        for slot in self.live_slots():
+        for slot in self._live_slots():
             if slot != getattr(vh, "myid", None) and self.slot_alive(slot):
                 vh.myid = slot
                 return True

@@ -8,7 +8,7 @@ import time
 import pytest
 from runtime_helpers import component, free_port, load, ticks, wait_until
 
-from vhctl_hub.cache import LIST_PASSES
+from vhctl_hub.reconcile import LIST_PASSES
 
 
 def _echo(hub, scripts, extra="", command_class=3):
