@@ -56,7 +56,7 @@ def test_wrong_key_is_accepted_by_default_like_verlihub(make_hub: Callable[..., 
     client.read_until(b"|")
     client.send("$Supports NoHello |$Key wrong|$ValidateNick keyless|")
     client.read_until(b"$Hello keyless|")
-    assert hub.call(lambda: next(iter(hub.conns)).key_ok) is False
+    assert hub.call(lambda: next(iter(hub.state.conns)).key_ok) is False
 
 
 def test_wrong_key_dropped_when_configured(make_hub: Callable[..., Hub], raw_client) -> None:
@@ -95,9 +95,9 @@ def test_abrupt_disconnects_at_every_stage(make_hub: Callable[..., Hub], raw_cli
         client.close()
     _alive(hub)
     deadline = time.monotonic() + 15
-    while hub.call(lambda: len(hub.conns)) and time.monotonic() < deadline:
+    while hub.call(lambda: len(hub.state.conns)) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert hub.call(lambda: (hub.users_count, hub.total_share, len(hub.conns))) == (0, 0, 0)
+    assert hub.call(lambda: (hub.users_count, hub.total_share, len(hub.state.conns))) == (0, 0, 0)
 
 
 def test_myinfo_for_another_nick_and_chat_as_another_nick(hub: Hub) -> None:

@@ -121,6 +121,6 @@ def test_operator_topic_and_kick_commands(hub: Hub) -> None:
 
 
 def test_builtin_master_is_lazy_and_registered(hub: Hub) -> None:
-    assert "SimMaster" not in hub.call(hub.nick_list)
+    assert "SimMaster" not in hub.call(hub.state.nick_list)
     hub.command("!help")
-    assert hub.call(hub.user_class, "SimMaster") == 10
+    assert hub.call(hub.state.user_class, "SimMaster") == 10

@@ -110,7 +110,7 @@ def test_A4_OnUserLogin_false_drops_with_reason_21_and_a_late_quit(hub: Hub) -> 
     assert b"<Verlihub> Software" not in dave.received           # the user gets no message
     hub.tick()
     assert watcher.received.endswith(b"$Quit dave|")
-    assert "dave" not in hub.call(hub.nick_list)
+    assert "dave" not in hub.call(hub.state.nick_list)
 
 
 def test_A4_OnParsedMsgValidateNick_false_closes_after_hello(hub: Hub) -> None:

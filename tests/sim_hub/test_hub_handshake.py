@@ -30,7 +30,7 @@ def test_A1_handshake_bytes_for_an_unregistered_nick(make_hub: Callable[..., Hub
     banner = got[got.index(echo) + len(echo):]
     assert banner.startswith(b"<Verlihub> Software: Verlihub 1.7.0.0|<Verlihub> Uptime: ")
     assert b"|<Verlihub> Users: 1|<Verlihub> Share: 5.42 KB|<Verlihub> Status: Normal|" in banner
-    assert hub.call(lambda: hub.conns.copy().pop().key_ok) is True
+    assert hub.call(lambda: hub.state.conns.copy().pop().key_ok) is True
 
 
 def test_A3_hook_order_of_a_login_and_a_close(make_hub: Callable[..., Hub], raw_client) -> None:
@@ -77,7 +77,7 @@ def test_A1_registered_operator_gets_getpass_hello_logedin(make_hub: Callable[..
     client.send("$Version 1,0091|$GetNickList|$MyINFO $ALL Master $ $\x01$$0$|")
     got = client.read_until(b"<Verlihub> Status: Normal|")
     assert b"$MyINFO $ALL Master $ $\x01$$0$|$OpList Master$$|<Verlihub> Software:" in got
-    assert hub.call(hub.user_class, "Master") == 10
+    assert hub.call(hub.state.user_class, "Master") == 10
     assert "Master" in hub.call(hub.op_list)
 
 

@@ -172,7 +172,7 @@ def test_A17_protocol_flood_bans_the_ip_and_redirects_to_loopback_only(
                          r"29 mins 5\d secs because: Protocol flood detected: Chat\|"
                          r"\$ForceMove 127\.0\.0\.1:7777\|$", got), got
     for n in range(20):                 # what scripts send is not chat and not limited
-        assert hub.call(hub.send_to_all, f"<Bridge> post {n}", 0, 10)
+        assert hub.call(hub.sender.send_to_all, f"<Bridge> post {n}", 0, 10)
     assert op.connected and b"<Bridge> post 19|" in op.received
 
 

@@ -89,7 +89,7 @@ def _tap(hub: Hub, nick: str) -> list[bytes]:
     seen: list[bytes] = []
 
     def install() -> None:
-        transport = hub.online(nick).conn.transport  # type: ignore[union-attr]
+        transport = hub.state.online(nick).conn.transport  # type: ignore[union-attr]
         original = transport.write
 
         def write(data: bytes) -> None:
@@ -132,8 +132,8 @@ def test_microdc2_logs_in_chats_and_runs_pylist(tmp_path: Path, microdc2) -> Non
 
         client = microdc2(hub.port, "realop", "s3cret", share)
         client.wait_for("Public: <Verlihub> Status: Normal")
-        assert hub.call(hub.user_class, "realop") == 10
-        assert hub.call(lambda: hub.online("realop").conn.key_ok) is True   # a real client's $Key
+        assert hub.call(hub.state.user_class, "realop") == 10
+        assert hub.call(lambda: hub.state.online("realop").conn.key_ok) is True   # a real client's $Key
 
         lines = _who(client)
         assert "9419M" in lines["bob"] and "1177M" in lines["alice"]

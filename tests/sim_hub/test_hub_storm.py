@@ -17,7 +17,7 @@ def test_login_storm_of_2000_users(make_hub: Callable[..., Hub]) -> None:
     assert all(u.connected for u in users)
     assert hub.call(lambda: hub.users_count) == N + 1
     assert hub.call(lambda: hub.total_share) == sum(range(N))
-    assert len(hub.call(hub.nick_list)) == N + 3
+    assert len(hub.call(hub.state.nick_list)) == N + 3
     assert watcher.received.count(b"$MyINFO $ALL user") == N
     assert users[5].received == b""            # recording off: the hub sent it nothing
     late = hub.login("late", share=0)
@@ -34,7 +34,7 @@ def test_login_storm_of_2000_users(make_hub: Callable[..., Hub]) -> None:
     hub.call(lambda: [u.logout() for u in users])
     assert watcher.received.count(b"$Quit user") == N
     assert hub.call(lambda: (hub.users_count, hub.total_share)) == (2, 0)
-    assert hub.call(hub.nick_list) == ["Verlihub", "OpChat", "watcher", "late"]
+    assert hub.call(hub.state.nick_list) == ["Verlihub", "OpChat", "watcher", "late"]
 
 
 def test_storm_hooks_fire_for_every_user(hub: Hub) -> None:

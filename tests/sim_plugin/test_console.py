@@ -101,7 +101,7 @@ def test_A2_F11_pyfiles_lists_sorted_py_files(hub: Hub) -> None:
 
 def test_F11_pylog_reply_and_setting(hub: Hub) -> None:
     assert hub.command("!pylog 2") == "Updated configuration pi_python.log_level: 0 -> 2"
-    assert hub.get_config("pi_python", "log_level") == "2"
+    assert hub.state.get_config("pi_python", "log_level") == "2"
     assert hub.command("!pylog 3") == "Updated configuration pi_python.log_level: 2 -> 3"
 
 

@@ -129,7 +129,7 @@ def test_A5_F49_43_robots(hub: Hub, runner: int, lab: dict) -> None:
         (True, False)
     assert lab["bob"].received == b"$Quit Bot2|"
     assert hub.pyunload(str(runner)).startswith("Script #")
-    assert "LabBot" in hub.call(hub.bot_list)  # F18: robots belong to the plugin, not the script
+    assert "LabBot" in hub.call(hub.state.bot_list)  # F18: robots belong to the plugin, not the script
 
 
 def test_A5_F49_57_58_encode_decode(hub: Hub, runner: int) -> None:
@@ -351,13 +351,13 @@ def test_F49_19_getuserhost_with_dns_lookup_on_returns_the_host_resolved_at_conn
     """script_api GetUserHost: only with mUseDNS off (dns_lookup = 0) does it look up on the call;
     with dns_lookup = 1 each connection was resolved when it connected, and the call does not block."""
     hub.dns_delay = 0.01
-    assert hub.call(hub.set_config, "config", "dns_lookup", "1")
+    assert hub.call(hub.roster.set_config, "config", "dns_lookup", "1")
     hub.login("carol", ip="198.51.100.9", host="carol.example.net")
     hub.login("dave", ip="198.51.100.10")                  # nothing to resolve it to
     assert run(hub, runner, lambda vh: [vh.GetUserHost("carol"), vh.GetUserHost("dave"),
                                         vh.GetUserHost("Verlihub")]) == ["carol.example.net", None, None]
     assert "GetUserHost" not in hub.plugin.blocking_stats()
-    assert hub.call(hub.set_config, "config", "dns_lookup", "0")
+    assert hub.call(hub.roster.set_config, "config", "dns_lookup", "0")
     hub.login("erin", ip="198.51.100.11", host="erin.example.net")   # connected with dns_lookup off
     assert run(hub, runner, lambda vh: vh.GetUserHost("erin")) == "erin.example.net"  # looked up now
     assert hub.plugin.blocking_stats()["GetUserHost"]["count"] == 1

@@ -8,10 +8,31 @@ The hub reaches it only through OnOperatorCommand (class >= 3, F5) after every O
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
-if TYPE_CHECKING:
-    from vhctl.sim.plugin import Plugin
+from vhctl.sim.slot import Slot
+
+
+class ScriptHost(Protocol):
+    """What the console needs of the plugin (``vhctl.sim.plugin.Plugin`` is one)."""
+
+    hub: Any
+    scripts_dir: str
+    log_level: int
+
+    def scripts(self) -> list[tuple[int, str]]: ...
+
+    def script_files(self) -> Optional[list[str]]: ...
+
+    def find_id(self, sid: int) -> Optional[Slot]: ...
+
+    def find_path(self, path: str) -> Optional[Slot]: ...
+
+    def load(self, path: str, position: Optional[int] = None) -> Optional[Slot]: ...
+
+    def unload(self, slot: Slot) -> None: ...
+
+    def position(self, slot: Slot) -> int: ...
 
 
 class Console:
@@ -26,7 +47,7 @@ class Console:
         ("!pyfiles", "", "files"),
     )
 
-    def __init__(self, plugin: "Plugin") -> None:
+    def __init__(self, plugin: ScriptHost) -> None:
         self.plugin = plugin
         self.hub = plugin.hub
 
@@ -35,8 +56,8 @@ class Console:
         for prefix, params, action in self._COMMANDS:
             if not text.startswith(prefix):
                 continue
-            mod_class = int(self.hub.get_config("config", "plugin_mod_class") or 5)
-            if self.hub.user_class(nick) < mod_class:
+            mod_class = int(self.hub.state.get_config("config", "plugin_mod_class") or 5)
+            if self.hub.state.user_class(nick) < mod_class:
                 self._reply(nick, "You have no rights to do this.")
                 return True
             match = re.search(params, text[len(prefix):], re.DOTALL)
@@ -49,7 +70,7 @@ class Console:
         return False
 
     def _reply(self, nick: str, text: str) -> None:
-        self.hub.usermc(text, nick)
+        self.hub.sender.usermc(text, nick)
 
     def _resolve(self, arg: str) -> str:
         """A name without '/' lives in the scripts dir (F8, F9)."""
@@ -115,6 +136,6 @@ class Console:
     def _log(self, arg: str) -> str:
         plugin = self.plugin
         old, plugin.log_level = plugin.log_level, int(arg)
-        self.hub.set_config("pi_python", "log_level", str(plugin.log_level))
+        self.hub.roster.set_config("pi_python", "log_level", str(plugin.log_level))
         self.hub.stderr(f"PY: log_level changed: {old} --> {plugin.log_level}")
         return f"Updated configuration pi_python.log_level: {old} -> {arg}"

@@ -30,10 +30,9 @@ import threading
 import traceback
 import types
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-if TYPE_CHECKING:
-    from vhctl.sim.plugin import Slot
+from vhctl.sim.slot import Slot
 
 PYO3_MESSAGE = ("PyO3 modules do not yet support subinterpreters, see "
                 "https://github.com/PyO3/pyo3/issues/576")
@@ -48,13 +47,6 @@ _HARNESS = frozenset({
 })
 _HARNESS_PREFIXES = ("__editable__", "test_")
 _SHARED_TOPS = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names) | _HARNESS
-
-
-def module_name(path: str) -> str:
-    """F13: the file basename with a trailing ``.py`` removed (wrapper w_Load)."""
-    base = path.rsplit("/", 1)[-1]
-    dot = base.rfind(".")
-    return base[:dot] if dot >= 0 and base[dot:] == ".py" else base
 
 
 def script_dir(path: str) -> str:
@@ -124,7 +116,7 @@ class SingleInterpreter:
         else:
             sys.modules["__main__"] = saved
 
-    def load(self, slot: "Slot", fs_path: str, world: "SingleInterpreter") -> None:
+    def load(self, slot: Slot, fs_path: str, world: "SingleInterpreter") -> None:
         """wrapper w_Load, single mode: vh registered, F13 paths prepended, file executed.
 
         Raises what the script raises (the plugin prints it like PyErr_Print)."""
@@ -141,7 +133,7 @@ class SingleInterpreter:
             raise ScriptOpenError(fs_path) from exc
         exec(compile(source, fs_path, "exec", dont_inherit=True), self.main.__dict__)
 
-    def enter(self, slot: "Slot") -> None:
+    def enter(self, slot: Slot) -> None:
         """Nothing to switch: one interpreter."""
 
     def close(self) -> None:
@@ -194,7 +186,7 @@ class SubInterpreters:
 
     def __init__(self, scripts_path: str) -> None:
         self.scripts_path = scripts_path
-        self.active: Optional["Slot"] = None
+        self.active: Optional[Slot] = None
         self.world: Optional["_World"] = None
         self.pyo3_owner: dict[str, int] = {}
         self._guard = _PyO3Guard(self)
@@ -204,7 +196,7 @@ class SubInterpreters:
         """A context manager for one dispatch (lazy world) or one load (full world)."""
         return _World(self, full=loading)
 
-    def load(self, slot: "Slot", fs_path: str, world: "_World") -> None:
+    def load(self, slot: Slot, fs_path: str, world: "_World") -> None:
         """wrapper w_Load, sub mode: fresh sys.path with the F13 entries, import by module name.
 
         Raises what the import raises. Bytecode is not cached: tests rewrite scripts faster than
@@ -255,7 +247,7 @@ class _World:
         self._hidden: dict[str, ModuleType] = {}
         self._shadowed: dict[str, ModuleType] = {}
         self._installed: tuple[str, ...] = ()
-        self._current: Optional["Slot"] = None
+        self._current: Optional[Slot] = None
         self._size = -1
         self._loading = False
         self._want_full = full
@@ -280,7 +272,7 @@ class _World:
         else:
             sys.modules["vh"] = saved_vh
 
-    def enter(self, slot: "Slot", loading: bool = False) -> None:
+    def enter(self, slot: Slot, loading: bool = False) -> None:
         """Make ``slot`` the running script (after taking the previous one out)."""
         if self._current is slot and not loading:
             return
@@ -311,7 +303,7 @@ class _World:
                         [n for n in modules if not _is_shared(n)]}
         self.full = True
 
-    def _install(self, slot: "Slot", names: tuple[str, ...]) -> None:
+    def _install(self, slot: Slot, names: tuple[str, ...]) -> None:
         modules = sys.modules
         for name in names:
             if name in modules:

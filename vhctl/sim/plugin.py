@@ -22,6 +22,7 @@ from vhctl.sim import interp, vh_api
 from vhctl.sim.console import Console
 from vhctl.sim.guard import CRASH, EXIT, HOOK_THREAD, Histogram, Violations
 from vhctl.sim.interp import ScriptOpenError, SingleInterpreter, SubInterpreters, pyerr_print
+from vhctl.sim.slot import Slot
 
 # wrapper.h: the 41 hook names, case-sensitive (F25-F34).
 HOOK_NAMES = (
@@ -47,25 +48,6 @@ _TUPLE_CRASH = "free(): invalid pointer"
 _SKIP_FRAMES = (__file__, interp.__file__, vh_api.__file__)
 
 
-class Slot:
-    """One loaded (or half-loaded) script: the wrapper's w_TScript plus the plugin's list entry."""
-
-    __slots__ = ("id", "path", "fs_path", "name", "vh", "module", "hooks", "online", "private",
-                 "sys_path")
-
-    def __init__(self, sid: int, path: str) -> None:
-        self.id = sid
-        self.path = path                         # the hub string the console compares (F9)
-        self.fs_path = os.fsdecode(path.encode("latin-1"))
-        self.name = interp.module_name(self.fs_path)
-        self.vh: Any = None
-        self.module: Any = None
-        self.hooks: frozenset[str] = frozenset()
-        self.online = False
-        self.private: dict[str, Any] = {}        # sub mode: this slot's own modules
-        self.sys_path: list[str] = []            # sub mode: this slot's sys.path
-
-
 class Plugin:
     """The Python plugin of one simulated hub; all but ``close`` run on the hub thread."""
 
@@ -88,7 +70,7 @@ class Plugin:
         self._interp: Any = (SingleInterpreter(scripts_path) if self.mode == "single"
                              else SubInterpreters(scripts_path))
         self._api = vh_api.VhApi(self)
-        level = hub.get_config("pi_python", "log_level")
+        level = hub.state.get_config("pi_python", "log_level")
         self.log_level = int(level[0]) if level and level[0].isdigit() else 0
         self._console = Console(self)
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from vhctl.sim import nmdc
-from vhctl.sim.hub import CR_DEFAULT, LoginError
-
-if TYPE_CHECKING:
-    from vhctl.sim.hub import Conn, Hub
+from vhctl.sim.model import CR_DEFAULT, Conn, LoginError
+from vhctl.sim.proto import Proto
+from vhctl.sim.state import HubState
 
 DEFAULT_SUPPORTS = "NoGetINFO NoHello UserIP2 TTHSearch ZPipe0 HubTopic"   # the A1 probe client
 DEFAULT_TAG = "<++ V:0.868,M:A,H:1/0/0,S:3>"
@@ -29,6 +28,19 @@ LOGIN_DEFAULTS: dict[str, Any] = {
     "email": "", "ip": "127.0.0.1", "cc": "L1", "host": None, "password": None, "record": True,
     "supports": DEFAULT_SUPPORTS, "encoding": "utf-8", "check": True, "version": "1,0091",
 }
+
+
+class UserHub(Protocol):
+    """What a simulated user needs of its hub (``vhctl.sim.hub.Hub`` is one)."""
+
+    state: HubState
+    proto: Proto
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10) -> Any: ...
+
+    def new_conn(self, transport: Any, ip: str, cc: Optional[str], discard: bool) -> Conn: ...
+
+    def close(self, conn: Conn, reason: int, delay_quit: bool = False) -> None: ...
 
 
 class SimTransport:
@@ -48,7 +60,7 @@ class SimTransport:
 class SimUser:
     """One simulated client. Its methods may be called from any thread."""
 
-    def __init__(self, hub: "Hub", nick: str, conn: "Conn", transport: SimTransport,
+    def __init__(self, hub: UserHub, nick: str, conn: Conn, transport: SimTransport,
                  options: dict[str, Any]) -> None:
         self.hub = hub
         self.nick = nick
@@ -60,20 +72,21 @@ class SimUser:
     # --- login ---------------------------------------------------------------------------------
 
     @classmethod
-    def login(cls, hub: "Hub", nick: str, kwargs: dict[str, Any]) -> "SimUser":
+    def login(cls, hub: UserHub, nick: str, kwargs: dict[str, Any]) -> "SimUser":
         """Hub thread: connect and run the whole handshake (see the module docstring)."""
         unknown = set(kwargs) - set(LOGIN_DEFAULTS)
         if unknown:
             raise TypeError(f"login() got unexpected arguments: {', '.join(sorted(unknown))}")
         opts = {**LOGIN_DEFAULTS, **kwargs}
         password = opts["password"]
-        if opts["user_class"] > 0 and nick not in hub.reg:
+        state = hub.state
+        if opts["user_class"] > 0 and nick not in state.reg:
             password = password or secrets.token_urlsafe(9)
-            hub.register(nick, opts["user_class"], password)
-        elif nick in hub.reg and password is None:
-            password = hub.reg[nick].password
+            state.register(nick, opts["user_class"], password)
+        elif nick in state.reg and password is None:
+            password = state.reg[nick].password
         if opts["host"] is not None:
-            hub.reverse_dns[opts["ip"]] = opts["host"]
+            state.reverse_dns[opts["ip"]] = opts["host"]
         transport = SimTransport()
         conn = hub.new_conn(transport, opts["ip"], opts["cc"], discard=not opts["record"])
         user = cls(hub, nick, conn, transport, opts)
@@ -162,12 +175,12 @@ class SimUser:
         PM), one reply per line, without the ``<Verlihub> `` framing."""
         mark = len(self.transport.chunks)
         if in_pm:
-            self._feed(self._wire(f"$To: {self.hub.security_nick} From: {self.nick} "
+            self._feed(self._wire(f"$To: {self.hub.state.security_nick} From: {self.nick} "
                                   f"$<{self.nick}> {text}|"))
         else:
             self._feed(self._wire(f"<{self.nick}> {text}|"))
         got = b"".join(self.transport.chunks[mark:]).decode(self.encoding, errors="replace")
-        sec = self.hub.security_nick
+        sec = self.hub.state.security_nick
         replies = []
         for msg in got.split("|")[:-1]:
             chat = nmdc.parse_chat(msg)

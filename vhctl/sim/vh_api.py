@@ -16,16 +16,15 @@ raises ``VhThreadViolation`` otherwise, after recording the violation with the c
 from __future__ import annotations
 
 import codecs
+import collections
 import sys
 import threading
 import time
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
-from vhctl.sim.guard import CRASH, OUTSIDE_HOOK, THREAD, Histogram, VhThreadViolation
-
-if TYPE_CHECKING:
-    from vhctl.sim.plugin import Plugin, Slot
+from vhctl.sim.guard import CRASH, OUTSIDE_HOOK, THREAD, Histogram, VhThreadViolation, Violations
+from vhctl.sim.slot import Slot
 
 MODULE_DOC = "Verlihub C++ callback interface - Python 3"
 
@@ -61,7 +60,7 @@ class HubText:
 
     def codec(self) -> Optional[str]:
         """Python codec for ``hub_encoding``; None = no conversion (or a name ICU would reject)."""
-        name = self._hub.get_config("config", "hub_encoding")
+        name = self._hub.state.get_config("config", "hub_encoding")
         try:
             return self._codecs[name]
         except KeyError:
@@ -109,10 +108,25 @@ def _parse_format(fmt: str) -> tuple[int, str]:
 BOOL, STR, LONG, RAW = "bool", "str", "long", "raw"
 
 
+class ApiHost(Protocol):
+    """What the vh module needs of the plugin (``vhctl.sim.plugin.Plugin`` is one): the hub, the
+    bookkeeping every call feeds, whether Python is running a hook or a load now, the live slot
+    ids, and the way the hub dies."""
+
+    hub: Any
+    vh_calls: collections.Counter[str]
+    violations: Violations
+    in_python: int
+
+    def has_slot_id(self, sid: int) -> bool: ...
+
+    def crash(self, reason: str) -> None: ...
+
+
 class VhApi:
     """Builds the vh modules of one plugin; all of them share these function objects."""
 
-    def __init__(self, plugin: "Plugin") -> None:
+    def __init__(self, plugin: ApiHost) -> None:
         self._plugin = plugin
         self._hub = plugin.hub
         self.text = HubText(plugin.hub)
@@ -122,19 +136,19 @@ class VhApi:
 
     # --- module --------------------------------------------------------------------------------
 
-    def make_module(self, slot: "Slot") -> ModuleType:
+    def make_module(self, slot: Slot) -> ModuleType:
         """A fresh vh module for one script slot (wrapper.cpp vh_CreateModule)."""
         hub = self._hub
         module = ModuleType("vh", MODULE_DOC)
         module.__dict__.update(self._functions)
         module.__dict__.update({
             "myid": slot.id,
-            "botname": raw_utf8(hub.security_nick),
-            "opchatname": raw_utf8(hub.opchat_nick),
+            "botname": raw_utf8(hub.state.security_nick),
+            "opchatname": raw_utf8(hub.state.opchat_nick),
             "name": slot.name,
             "path": raw_utf8(slot.path),
-            "config_name": raw_utf8(hub.config_name),
-            "basedir": str(hub.basedir),
+            "config_name": raw_utf8(hub.state.config_name),
+            "basedir": str(hub.state.basedir),
         })
         module.__dict__.update(CONSTANTS)
         return module
@@ -252,7 +266,7 @@ class VhApi:
     # --- implementations needing more than one hub call -------------------------------------------
 
     def _get_myinfo(self, nick: Optional[str]) -> Optional[tuple[str, ...]]:
-        parts = None if nick is None else self._hub.get_myinfo(nick)
+        parts = None if nick is None else self._hub.state.get_myinfo(nick)
         if parts is None:
             return None
         return tuple(self.text.from_hub(p) if p else "" for p in parts)
@@ -263,8 +277,8 @@ class VhApi:
         if nick is None:
             return None
         hub = self._hub
-        lookup = not hub.dns_lookup
-        host = hub.user_host(nick, lookup)
+        lookup = not hub.state.dns_lookup
+        host = hub.state.user_host(nick, lookup)
         if lookup and host is not None:  # a connected user: the lookup blocked the hub thread
             started = time.perf_counter_ns()
             time.sleep(hub.dns_delay)
@@ -276,22 +290,22 @@ class VhApi:
                     default: Optional[str]) -> Optional[str]:
         if conf is None or var is None:
             return None
-        value = self._hub.get_config(conf, var)
+        value = self._hub.state.get_config(conf, var)
         return default if value is None else value
 
     def _set_config(self, conf: Optional[str], var: Optional[str], value: Optional[str]) -> bool:
         """F49.40: the change happens (OnSetConfig may veto), the result is always False."""
         if conf is not None and var is not None and value is not None:
-            self._hub.set_config(conf, var, value)
+            self._hub.roster.set_config(conf, var, value)
         return False
 
     def _kick_user(self, op: Optional[str], nick: Optional[str], why: Optional[str],
                    addr: Optional[str], note_op: Optional[str], note_usr: Optional[str]) -> bool:
         """F49.35 / A13: NULL strings reach std::string constructors and kill the hub."""
         hub = self._hub
-        if op is None or nick is None or hub.user_class(op) == -2:
+        if op is None or nick is None or hub.state.user_class(op) == -2:
             return False
-        if addr and hub.is_robot(op):
+        if addr and hub.state.is_robot(op):
             self._crash("KickUser", "Segmentation fault",
                         "KickUser with a redirect and a bot as operator dereferences a NULL "
                         "connection")  # F49.35
@@ -299,7 +313,7 @@ class VhApi:
             self._crash("KickUser", _NULL_STRING_CRASH,
                         "KickUser needs all six arguments as str (op, nick, reason, redirect, "
                         "op_note, user_note); a missing or None one crashes the real hub")  # A13
-        return hub.kick_user(op, nick, why, addr, note_op, note_usr)
+        return hub.moderation.kick_user(op, nick, why, addr, note_op, note_usr)
 
     def _usermc(self, message: Optional[str], nick: Optional[str],
                 from_nick: Optional[str]) -> bool:
@@ -309,16 +323,16 @@ class VhApi:
             self._crash("usermc", _NULL_STRING_CRASH,
                         "usermc(message, None): the callback builds a std::string from the NULL "
                         "nick (per source, wrapper _usermc)")
-        return self._hub.usermc(message, nick, from_nick)
+        return self._hub.sender.usermc(message, nick, from_nick)
 
     def _topic(self, new: Optional[str]) -> str:
-        return self._hub.topic(new if new is not None and len(new) < 1024 else None)
+        return self._hub.roster.topic(new if new is not None and len(new) < 1024 else None)
 
     def _add_robot(self, nick: Optional[str], cls: int, desc: Optional[str], speed: Optional[str],
                    email: Optional[str], share: Optional[str]) -> bool:
         if not nick or None in (desc, speed, email, share):
             return False
-        return self._hub.add_robot(nick, cls, desc, speed, email, share)
+        return self._hub.roster.add_robot(nick, cls, desc, speed, email, share)
 
     # --- functions with CPython's own argument parsing -------------------------------------------
 
@@ -376,7 +390,7 @@ class VhApi:
             self._mismatch("s", "ss")
             return None
         self._pyarg_str(args[1], "argument 2")
-        record = self._hub.geoip(ip)
+        record = self._hub.state.geoip(ip)
         if record is None:
             return None
         return {k: self.text.from_hub(v) if isinstance(v, str) else v for k, v in record.items()}
@@ -402,7 +416,7 @@ class VhApi:
             hub_values.append(self.text.to_hub(self._pyarg_str(values.get(key, ""), where)))
         if not hub_values[0]:
             return False
-        return bool(self._hub.user_restrictions(*hub_values))
+        return bool(self._hub.moderation.user_restrictions(*hub_values))
 
     def _call_dynamic_function(self, *args: Any, **kwargs: Any) -> Any:
         """F49.59: nothing registers dynamic functions in the simulator."""
@@ -427,6 +441,7 @@ class VhApi:
 
     def _build_functions(self) -> dict[str, Callable[..., Any]]:
         hub = self._hub
+        state, sender, moderation, roster = hub.state, hub.sender, hub.moderation, hub.roster
         wrap = self._wrap
 
         def nn(fn: Callable[..., Any], *required: int) -> Callable[..., Any]:
@@ -441,70 +456,75 @@ class VhApi:
             return "" if value is None else value
 
         table: list[tuple[str, Callable[..., Any]]] = [
-            ("SendToOpChat", wrap("SendToOpChat", "s|s", BOOL, nn(hub.send_to_opchat, 0))),
+            ("SendToOpChat", wrap("SendToOpChat", "s|s", BOOL, nn(sender.send_to_opchat, 0))),
             ("SendToActive", wrap("SendToActive", "s|l", BOOL,
-                                  nn(lambda d, delay: hub.send_to_active(d, 0, 10, delay), 0))),
+                                  nn(lambda d, delay: sender.send_to_active(d, 0, 10, delay), 0))),
             ("SendToPassive", wrap("SendToPassive", "s|l", BOOL,
-                                   nn(lambda d, delay: hub.send_to_passive(d, 0, 10, delay), 0))),
+                                   nn(lambda d, delay: sender.send_to_passive(d, 0, 10, delay),
+                                      0))),
             ("SendToActiveClass", wrap("SendToActiveClass", "sll|l", BOOL,
-                                       nn(hub.send_to_active, 0))),
+                                       nn(sender.send_to_active, 0))),
             ("SendToPassiveClass", wrap("SendToPassiveClass", "sll|l", BOOL,
-                                        nn(hub.send_to_passive, 0))),
-            ("SendDataToUser", wrap("SendDataToUser", "ss|l", BOOL, nn(hub.send_to_user, 0, 1))),
-            ("SendDataToAll", wrap("SendDataToAll", "sll|l", BOOL, nn(hub.send_to_all, 0))),
-            ("SendPMToAll", wrap("SendPMToAll", "ssll", BOOL, nn(hub.send_pm_to_all, 0, 1))),
+                                        nn(sender.send_to_passive, 0))),
+            ("SendDataToUser", wrap("SendDataToUser", "ss|l", BOOL, nn(sender.send_to_user, 0, 1))),
+            ("SendDataToAll", wrap("SendDataToAll", "sll|l", BOOL, nn(sender.send_to_all, 0))),
+            ("SendPMToAll", wrap("SendPMToAll", "ssll", BOOL, nn(sender.send_pm_to_all, 0, 1))),
             ("CloseConnection", wrap("CloseConnection", "s|ll", BOOL,
-                                     nn(hub.close_connection, 0))),
+                                     nn(hub.connections.close_by_nick, 0))),
             ("GetMyINFO", wrap("GetMyINFO", "s", RAW, self._get_myinfo)),
-            ("SetMyINFO", wrap("SetMyINFO", "s|sssss", BOOL, nn(hub.set_myinfo, 0))),
-            ("GetUserClass", wrap("GetUserClass", "s", LONG, nn(hub.user_class, 0))),
-            ("GetNickList", self._list("GetNickList", hub.nick_list)),
-            ("GetOpList", self._list("GetOpList", hub.op_list)),
-            ("GetBotList", self._list("GetBotList", hub.bot_list)),
+            ("SetMyINFO", wrap("SetMyINFO", "s|sssss", BOOL, nn(roster.set_myinfo, 0))),
+            ("GetUserClass", wrap("GetUserClass", "s", LONG, nn(state.user_class, 0))),
+            ("GetNickList", self._list("GetNickList", state.nick_list)),
+            ("GetOpList", self._list("GetOpList", state.op_list)),
+            ("GetBotList", self._list("GetBotList", state.bot_list)),
             ("GetRawNickList", wrap("GetRawNickList", "", STR, self._broken("D", "s", None))),
             ("GetRawOpList", wrap("GetRawOpList", "", STR, self._broken("D", "s", None))),
             ("GetRawBotList", wrap("GetRawBotList", "", STR, self._broken("D", "s", None))),
             ("GetUserHost", wrap("GetUserHost", "s", STR, self._get_user_host)),
-            ("GetUserIP", wrap("GetUserIP", "s", STR, nn(hub.user_ip, 0))),
-            ("SetUserIP", wrap("SetUserIP", "ss", BOOL, nn(hub.set_user_ip, 0, 1))),
+            ("GetUserIP", wrap("GetUserIP", "s", STR, nn(state.user_ip, 0))),
+            ("SetUserIP", wrap("SetUserIP", "ss", BOOL, nn(state.set_user_ip, 0, 1))),
             ("SetMyINFOFlag", wrap("SetMyINFOFlag", "sl", BOOL,
-                                   nn(lambda n, f: f >= 1 and hub.set_myinfo_flag(n, f), 0))),
+                                   nn(lambda n, f: f >= 1 and roster.set_myinfo_flag(n, f), 0))),
             ("UnsetMyINFOFlag", wrap("UnsetMyINFOFlag", "sl", BOOL,
-                                     nn(lambda n, f: f >= 1 and hub.unset_myinfo_flag(n, f), 0))),
-            ("GetUserHubURL", wrap("GetUserHubURL", "s", STR, nn(hub.user_hub_url, 0))),
-            ("GetUserExtJSON", wrap("GetUserExtJSON", "s", STR, nn(hub.user_ext_json, 0))),
-            ("GetUserCC", wrap("GetUserCC", "s", STR, nn(hub.user_cc, 0))),
-            ("GetIPCC", wrap("GetIPCC", "s", STR, nn(hub.ip_cc, 0))),
-            ("GetIPCN", wrap("GetIPCN", "s", STR, nn(hub.ip_cn, 0))),
-            ("GetIPASN", wrap("GetIPASN", "s|s", STR, nn(lambda ip, _db: hub.ip_asn(ip), 0))),
+                                     nn(lambda n, f: f >= 1 and roster.unset_myinfo_flag(n, f),
+                                        0))),
+            ("GetUserHubURL", wrap("GetUserHubURL", "s", STR, nn(state.user_hub_url, 0))),
+            ("GetUserExtJSON", wrap("GetUserExtJSON", "s", STR, nn(state.user_ext_json, 0))),
+            ("GetUserCC", wrap("GetUserCC", "s", STR, nn(state.user_cc, 0))),
+            ("GetIPCC", wrap("GetIPCC", "s", STR, nn(state.ip_cc, 0))),
+            ("GetIPCN", wrap("GetIPCN", "s", STR, nn(state.ip_cn, 0))),
+            ("GetIPASN", wrap("GetIPASN", "s|s", STR, nn(lambda ip, _db: state.ip_asn(ip), 0))),
             ("GetGeoIP", self._unparsed("GetGeoIP", self._get_geoip)),
             ("AddRegUser", wrap("AddRegUser", "sl|ss", BOOL,
-                                nn(lambda n, c, p, o: bool(n) and hub.add_reg_user(n, c, text(p),
+                                nn(lambda n, c, p, o: bool(n) and roster.add_reg_user(n, c, text(p),
                                                                                     text(o)), 0))),
             ("DelRegUser", wrap("DelRegUser", "s", BOOL,
-                                nn(lambda n: bool(n) and hub.del_reg_user(n), 0))),
+                                nn(lambda n: bool(n) and state.del_reg_user(n), 0))),
             ("SetRegClass", wrap("SetRegClass", "sl", BOOL,
-                                 nn(lambda n, c: bool(n) and hub.set_reg_class(n, c), 0))),
+                                 nn(lambda n, c: bool(n) and state.set_reg_class(n, c), 0))),
             ("Ban", wrap("Ban", "sssll", BOOL,
-                         nn(lambda o, n, r, s, t: hub.ban(o, n, text(r), s, t), 0, 1))),
+                         nn(lambda o, n, r, s, t: moderation.ban(o, n, text(r), s, t), 0, 1))),
             ("KickUser", wrap("KickUser", "sss|sss", BOOL, self._kick_user)),
-            ("DelNickTempBan", wrap("DelNickTempBan", "s", BOOL, nn(hub.del_nick_temp_ban, 0))),
-            ("DelIPTempBan", wrap("DelIPTempBan", "s", BOOL, nn(hub.del_ip_temp_ban, 0))),
-            ("ParseCommand", wrap("ParseCommand", "ssl", BOOL, nn(hub.parse_command, 0, 1))),
+            ("DelNickTempBan", wrap("DelNickTempBan", "s", BOOL,
+                                    nn(moderation.del_nick_temp_ban, 0))),
+            ("DelIPTempBan", wrap("DelIPTempBan", "s", BOOL, nn(moderation.del_ip_temp_ban, 0))),
+            ("ParseCommand", wrap("ParseCommand", "ssl", BOOL,
+                                  nn(hub.commands.parse_for_script, 0, 1))),
             ("ScriptCommand", wrap("ScriptCommand", "sss", STR, self._broken("sss", "ssl", None))),
             ("SetConfig", wrap("SetConfig", "sss", BOOL, self._set_config)),
             ("GetConfig", wrap("GetConfig", "ss|s", STR, self._get_config)),
             ("IsRobotNickBad", wrap("IsRobotNickBad", "s", LONG,
-                                    lambda n: 2 if n is None else hub.robot_nick_bad(n))),
+                                    lambda n: 2 if n is None else state.robot_nick_bad(n))),
             ("AddRobot", wrap("AddRobot", "slssss", BOOL, self._add_robot)),
             ("DelRobot", wrap("DelRobot", "s", BOOL,
-                              nn(lambda n: bool(n) and hub.del_robot(n), 0))),
+                              nn(lambda n: bool(n) and roster.del_robot(n), 0))),
             ("SQL", wrap("SQL", "sl", STR, lambda _query, _limit: None)),
             ("GetServFreq", wrap("GetServFreq", "", LONG, self._broken("d", "l", 0))),
-            ("GetUsersCount", wrap("GetUsersCount", "", LONG, lambda: hub.users_count)),
-            ("GetTotalShareSize", wrap("GetTotalShareSize", "", STR, lambda: str(hub.total_share))),
+            ("GetUsersCount", wrap("GetUsersCount", "", LONG, lambda: state.users_count)),
+            ("GetTotalShareSize", wrap("GetTotalShareSize", "", STR,
+                                       lambda: str(state.total_share))),
             ("usermc", wrap("usermc", "ss|s", BOOL, self._usermc)),
-            ("pm", wrap("pm", "ss|ss", BOOL, nn(hub.pm, 0, 1))),
+            ("pm", wrap("pm", "ss|ss", BOOL, nn(sender.pm, 0, 1))),
             ("mc", wrap("mc", "s", BOOL, self._broken("s", "ss", None))),
             ("classmc", wrap("classmc", "sll", BOOL, self._broken("sll", "slls", None))),
             ("UserRestrictions", self._unparsed("UserRestrictions", self._user_restrictions)),

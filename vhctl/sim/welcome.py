@@ -8,12 +8,10 @@ wording below is the simulator's own, in the hub's layout (``\\r\\n`` inside one
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from vhctl.sim import nmdc
-
-if TYPE_CHECKING:
-    from vhctl.sim.hub import Hub, User
+from vhctl.sim.model import User
+from vhctl.sim.state import HubState
 
 #: Used when ``<basedir>/motd`` does not exist: the start of the stock MOTD (A15).
 DEFAULT_MOTD = (" Welcome to Verlihub\r\n\r\n"
@@ -52,29 +50,29 @@ def format_period(ms: int) -> str:
     return " ".join(words)
 
 
-def banner(hub: "Hub", user: "User") -> list[str]:
+def banner(state: HubState, user: User) -> list[str]:
     """The messages after a login, in order (A15): welcome lines, the MOTD, the information block."""
-    lines = [f"Software: Verlihub {hub.config['hub_version']}",
-             f"Uptime: {format_period(int((time.time() - hub.started_at) * 1000))}",
-             f"Users: {hub.users_count}", f"Share: {nmdc.format_bytes(hub.total_share)}",
+    lines = [f"Software: Verlihub {state.config['hub_version']}",
+             f"Uptime: {format_period(int((time.time() - state.started_at) * 1000))}",
+             f"Users: {state.users_count}", f"Share: {nmdc.format_bytes(state.total_share)}",
              "Status: Normal"]
-    return [*lines, motd(hub), information(hub, user)]
+    return [*lines, motd(state), information(state, user)]
 
 
-def motd(hub: "Hub") -> str:
+def motd(state: HubState) -> str:
     """``MOTD:`` and the motd file of the config dir (line ends as ``\\r\\n``), sent at every login."""
-    path = hub.basedir / "motd"
+    path = state.basedir / "motd"
     text = (path.read_bytes().decode("latin-1").replace("\r\n", "\n").replace("\n", "\r\n")
             if path.is_file() else DEFAULT_MOTD)
     return f"MOTD:\r\n\r\n{text}"
 
 
-def information(hub: "Hub", user: "User") -> str:
+def information(state: HubState, user: User) -> str:
     """The "Your information" block, fields in the order the real hub lists them (A15)."""
     conn = user.conn
-    reg = hub.reg.get(user.nick)
+    reg = state.reg.get(user.nick)
     fields = [("Nick", user.nick), ("IP", user.ip),
-              ("Country", f"{user.cc or ''}={hub.geo.country(user.ip) or ''}"), ("City", ""),
+              ("Country", f"{user.cc or ''}={state.geo.country(user.ip) or ''}"), ("City", ""),
               ("Hub TLS", "No"), ("Client TLS", "No"), ("Client NAT", "No"),
               ("Class", str(user.cls)), ("Registered on", "Yes" if reg is not None else "No"),
               ("Host", (conn.host if conn is not None else "") or ""),
