@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Optional
 
-from vhctl.sim import interp, vh_api
+from vhctl.sim import interp, vh_api, vh_text
 from vhctl.sim.console import Console
 from vhctl.sim.guard import CRASH, EXIT, HOOK_THREAD, Histogram, Violations
 from vhctl.sim.interp import ScriptOpenError, SingleInterpreter, SubInterpreters, pyerr_print
@@ -45,7 +45,7 @@ _DEFAULT_FORMATS = ("l", "sl")
 _TRIED = {"OnParsedMsgChat": _CHAT_FORMATS, "OnParsedMsgMyINFO": _MYINFO_FORMATS,
           "OnFirstMyINFO": _MYINFO_FORMATS}
 _TUPLE_CRASH = "free(): invalid pointer"
-_SKIP_FRAMES = (__file__, interp.__file__, vh_api.__file__)
+_SKIP_FRAMES = (__file__, interp.__file__, vh_api.__file__, vh_text.__file__)
 
 
 class Plugin:

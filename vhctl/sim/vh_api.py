@@ -15,7 +15,6 @@ raises ``VhThreadViolation`` otherwise, after recording the violation with the c
 
 from __future__ import annotations
 
-import codecs
 import collections
 import sys
 import threading
@@ -25,6 +24,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from vhctl.sim.guard import CRASH, OUTSIDE_HOOK, THREAD, Histogram, VhThreadViolation, Violations
 from vhctl.sim.slot import Slot
+from vhctl.sim.vh_text import HubText, decode, encode, pyarg_str, raw_utf8
 
 MODULE_DOC = "Verlihub C++ callback interface - Python 3"
 
@@ -43,59 +43,8 @@ CONSTANTS: dict[str, int] = {
 }
 ATTRIBUTES = ("myid", "botname", "opchatname", "name", "path", "config_name", "basedir")
 
-_ICU_SUB = "vhctl-sim-icu-substitute"
-codecs.register_error(_ICU_SUB, lambda exc: ("\x1a" * (exc.end - exc.start), exc.end))
-
-_NO_CONVERSION = ("", "UTF-8", "utf-8")  # F53: exact spellings that skip ICU
 _NULL_STRING_CRASH = ("terminate called after throwing an instance of 'std::logic_error'\n"
                     "  what():  basic_string: construction from null is not valid")
-
-
-class HubText:
-    """Hub-internal strings (one char per byte) <-> Python str, per section I of the spec."""
-
-    def __init__(self, hub: Any) -> None:
-        self._hub = hub
-        self._codecs: dict[Optional[str], Optional[str]] = {}
-
-    def codec(self) -> Optional[str]:
-        """Python codec for ``hub_encoding``; None = no conversion (or a name ICU would reject)."""
-        name = self._hub.state.get_config("config", "hub_encoding")
-        try:
-            return self._codecs[name]
-        except KeyError:
-            pass
-        found: Optional[str] = None
-        if name not in _NO_CONVERSION and name is not None:
-            try:
-                found = codecs.lookup(name).name
-            except LookupError:
-                found = None  # "conversion failed": the UTF-8 bytes are used as they are (F53)
-        self._codecs[name] = found
-        return found
-
-    def to_hub(self, text: str) -> str:
-        """A str argument: UTF-8 (strict, like PyUnicode_AsUTF8), then to hub_encoding (F53)."""
-        if not text.isascii():
-            raw = text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, as for real
-            codec = self.codec()
-            text = raw.decode("latin-1") if codec is None else \
-                text.encode(codec, _ICU_SUB).decode("latin-1")
-        nul = text.find("\x00")
-        return text if nul < 0 else text[:nul]  # a C string ends at the first NUL
-
-    def from_hub(self, text: str) -> str:
-        """A str result: hub_encoding -> UTF-8 with replacement, then strict decode (F54)."""
-        if text.isascii():
-            return text
-        raw = text.encode("latin-1")
-        codec = self.codec()
-        return raw.decode("utf-8") if codec is None else raw.decode(codec, "replace")
-
-
-def raw_utf8(text: str) -> str:
-    """A hub string handed to Python without conversion (module attributes, F23-style)."""
-    return text.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 def _parse_format(fmt: str) -> tuple[int, str]:
@@ -129,7 +78,7 @@ class VhApi:
     def __init__(self, plugin: ApiHost) -> None:
         self._plugin = plugin
         self._hub = plugin.hub
-        self.text = HubText(plugin.hub)
+        self.text = HubText(lambda: plugin.hub.state.get_config("config", "hub_encoding"))
         self.calls = plugin.vh_calls
         self.blocking: dict[str, Histogram] = {}
         self._functions = self._build_functions()
@@ -336,47 +285,6 @@ class VhApi:
 
     # --- functions with CPython's own argument parsing -------------------------------------------
 
-    def _pyarg_str(self, value: Any, where: str) -> str:
-        """PyArg 's': str only (no None), no NUL, UTF-8 encodable."""
-        if not isinstance(value, str):
-            shown = "None" if value is None else type(value).__name__
-            raise TypeError(f"{where} must be str, not {shown}")
-        if "\x00" in value:
-            raise ValueError("embedded null character")
-        value.encode("utf-8")
-        return value
-
-    def _pyarg_one(self, args: tuple, kwargs: dict, name: str) -> str:
-        if kwargs:
-            raise TypeError(f"{name}() takes no keyword arguments")
-        if len(args) != 1:
-            raise TypeError(f"function takes exactly 1 argument ({len(args)} given)")
-        return self._pyarg_str(args[0], "argument 1")
-
-    def _encode(self, *args: Any, **kwargs: Any) -> str:
-        """F49.57: the five NMDC specials to entities; ``&`` untouched."""
-        text = self._pyarg_one(args, kwargs, "Encode")
-        return text.translate({5: "&#5;", 36: "&#36;", 124: "&#124;", 96: "&#96;", 126: "&#126;"})
-
-    def _decode(self, *args: Any, **kwargs: Any) -> str:
-        """F49.58: every ``&#N;`` becomes the byte N (mod 256); a NUL ends the C string."""
-        data = self._pyarg_one(args, kwargs, "Decode").encode("utf-8")
-        out = bytearray()
-        i, size = 0, len(data)
-        while i < size:
-            if data[i] == 0x26 and i + 1 < size and data[i + 1] == 0x23:
-                k = i + 2
-                while k < size and 0x30 <= data[k] <= 0x39:
-                    k += 1
-                if k < size and data[k] == 0x3B:
-                    out.append(int(data[i + 2:k] or b"0") % 256)
-                    i = k + 1
-                    continue
-            out.append(data[i])
-            i += 1
-        nul = out.find(0)
-        return bytes(out if nul < 0 else out[:nul]).decode("utf-8")
-
     def _get_geoip(self, *args: Any, **kwargs: Any) -> Optional[dict]:
         """F49.30: PyArg 's|s'; with one argument the callback never matches (A5)."""
         if kwargs:
@@ -385,11 +293,11 @@ class VhApi:
             bound = "at least" if not args else "at most"
             raise TypeError(f"function takes {bound} {1 if not args else 2} argument"
                             f"{'' if not args else 's'} ({len(args)} given)")
-        ip = self.text.to_hub(self._pyarg_str(args[0], "argument 1"))
+        ip = self.text.to_hub(pyarg_str(args[0], "argument 1"))
         if len(args) == 1:
             self._mismatch("s", "ss")
             return None
-        self._pyarg_str(args[1], "argument 2")
+        pyarg_str(args[1], "argument 2")
         record = self._hub.state.geoip(ip)
         if record is None:
             return None
@@ -413,7 +321,7 @@ class VhApi:
         hub_values = []
         for position, key in enumerate(names, 1):
             where = f"argument {position}" if position <= len(args) else f"argument '{key}'"
-            hub_values.append(self.text.to_hub(self._pyarg_str(values.get(key, ""), where)))
+            hub_values.append(self.text.to_hub(pyarg_str(values.get(key, ""), where)))
         if not hub_values[0]:
             return False
         return bool(self._hub.moderation.user_restrictions(*hub_values))
@@ -531,8 +439,8 @@ class VhApi:
             ("Topic", wrap("Topic", "|s", STR, self._topic)),
             ("name_and_version", wrap("name_and_version", "", STR, self._broken("", "ss", None))),
             ("StopHub", wrap("StopHub", "l", BOOL, self._broken("l", "ll", None))),
-            ("Encode", self._unparsed("Encode", self._encode)),
-            ("Decode", self._unparsed("Decode", self._decode)),
+            ("Encode", self._unparsed("Encode", encode)),
+            ("Decode", self._unparsed("Decode", decode)),
             ("CallDynamicFunction", self._unparsed("CallDynamicFunction",
                                                    self._call_dynamic_function)),
         ]
