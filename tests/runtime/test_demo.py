@@ -14,8 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from vhctl.demo import _PEOPLE, OP_NICK, Demo
 from vhctl.sim import nmdc
@@ -79,48 +80,55 @@ def _read_until(sock: socket.socket, buf: bytearray, needle: bytes, timeout: flo
     return out
 
 
+@contextmanager
+def _demo_process(err: Path, *args: str, env: Optional[dict] = None) -> Iterator[tuple[subprocess.Popen, list[str]]]:
+    """`vhctl demo --for 60 ARGS` with its stderr in ``err``; yields the process and its first five
+    stdout lines, and kills it if the test ends before the demo does."""
+    with err.open("w") as err_file:
+        proc = subprocess.Popen([sys.executable, "-m", "vhctl", "demo", "--for", "60", *args],
+                                stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=err.parent,
+                                env={**os.environ, **(env or {})})
+    try:
+        assert proc.stdout is not None
+        yield proc, [proc.stdout.readline().rstrip("\n") for _ in range(5)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
 def test_vhctl_demo_bridges_hub_chat_and_prints_a_working_token_M56(tmp_path):
     """`vhctl demo --matterbridge URL --matterbridge-token-env VAR`: a remote line arrives in hub chat
     as a DC client sees it, the hub's chat reaches the remote side, the printed token shows private
     fields, the Matterbridge token is never printed, and Ctrl-C stops it cleanly."""
     mb_token = secrets.token_urlsafe(16)
     err = tmp_path / "demo.stderr"
-    with MatterbridgeStandIn(token=mb_token, gateway="demo-gw") as mb, err.open("w") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vhctl", "demo", "--for", "60", "--matterbridge", mb.url,
-             "--matterbridge-token-env", "DEMO_MB_TOKEN", "--matterbridge-gateway", "demo-gw"],
-            stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=tmp_path,
-            env={**os.environ, "DEMO_MB_TOKEN": mb_token})
-        try:
-            assert proc.stdout is not None
-            lines = [proc.stdout.readline().rstrip("\n") for _ in range(5)]
-            assert [line.split(":")[0] for line in lines] == ["hub", "api", "op", "token", "bridge"], \
-                (lines, err.read_text())
-            hub_port = int(lines[0].rsplit(":", 1)[1])
-            api_port = int(lines[1].rsplit(":", 1)[1])
-            token = lines[3].split(" ", 1)[1]
-            assert lines[4] == f"bridge: connected to Matterbridge at {mb.url} (gateway demo-gw)"
+    with MatterbridgeStandIn(token=mb_token, gateway="demo-gw") as mb, _demo_process(
+            err, "--matterbridge", mb.url, "--matterbridge-token-env", "DEMO_MB_TOKEN",
+            "--matterbridge-gateway", "demo-gw", env={"DEMO_MB_TOKEN": mb_token}) as (proc, lines):
+        assert [line.split(":")[0] for line in lines] == ["hub", "api", "op", "token", "bridge"], \
+            (lines, err.read_text())
+        hub_port = int(lines[0].rsplit(":", 1)[1])
+        api_port = int(lines[1].rsplit(":", 1)[1])
+        token = lines[3].split(" ", 1)[1]
+        assert lines[4] == f"bridge: connected to Matterbridge at {mb.url} (gateway demo-gw)"
 
-            users = _get(api_port, "/api/users?limit=100", token)["users"]
-            assert users and all(u["ip"] for u in users)  # private fields, with the printed token
-            assert not any(u["ip"] for u in _get(api_port, "/api/users?limit=100")["users"])
+        users = _get(api_port, "/api/users?limit=100", token)["users"]
+        assert users and all(u["ip"] for u in users)  # private fields, with the printed token
+        assert not any(u["ip"] for u in _get(api_port, "/api/users?limit=100")["users"])
 
-            mb.wait_until(lambda m: m.ws_clients >= 1, timeout=30)
-            sock, buf = _dc_login(hub_port, "newcomer"), bytearray()
-            _read_until(sock, buf, b"$MyINFO $ALL newcomer ")  # logged in: main chat reaches us now
-            mb.inject("hello from the other side", "alice")
-            _read_until(sock, buf, b"[irc] <alice> hello from the other side|")
-            sock.close()
+        mb.wait_until(lambda m: m.ws_clients >= 1, timeout=30)
+        sock, buf = _dc_login(hub_port, "newcomer"), bytearray()
+        _read_until(sock, buf, b"$MyINFO $ALL newcomer ")  # logged in: main chat reaches us now
+        mb.inject("hello from the other side", "alice")
+        _read_until(sock, buf, b"[irc] <alice> hello from the other side|")
+        sock.close()
 
-            sent = mb.wait_received(1, timeout=30)  # the demo's users chat every few seconds
-            assert sent[0]["gateway"] == "demo-gw" and sent[0]["text"]
-            proc.send_signal(signal.SIGINT)  # Ctrl-C
-            assert proc.wait(60) == 0, err.read_text()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
+        sent = mb.wait_received(1, timeout=30)  # the demo's users chat every few seconds
+        assert sent[0]["gateway"] == "demo-gw" and sent[0]["text"]
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(60) == 0, err.read_text()
     log = err.read_text()
     assert mb_token not in log and "Traceback" not in log, log
     assert "hub rule broken" not in log and "threads still running" not in log, log
@@ -130,12 +138,7 @@ def test_vhctl_demo_talks_to_the_built_in_stand_in_and_stops_cleanly_on_sigterm(
     """No Matterbridge given: the bridge line names the built-in stand-in; SIGTERM stops the demo with
     nothing left behind (no thread warning, no rule broken, its folder gone)."""
     err = tmp_path / "demo.stderr"
-    with err.open("w") as err_file:
-        proc = subprocess.Popen([sys.executable, "-m", "vhctl", "demo", "--for", "60"],
-                                stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=tmp_path)
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline().rstrip("\n") for _ in range(5)]
+    with _demo_process(err) as (proc, lines):
         assert re.fullmatch(r"bridge: connected to the built-in Matterbridge stand-in at "
                             r"http://127\.0\.0\.1:\d+ \(gateway verlihub\)", lines[4]), (lines, err.read_text())
         hub_port = int(lines[0].rsplit(":", 1)[1])
@@ -145,11 +148,6 @@ def test_vhctl_demo_talks_to_the_built_in_stand_in_and_stops_cleanly_on_sigterm(
         folder = re.search(r"!pyload (\S+)/rendered/", err.read_text())
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, err.read_text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
     log = err.read_text()
     assert "hub rule broken" not in log and "threads still running" not in log, log
     assert folder and not Path(folder[1]).exists()
