@@ -17,6 +17,7 @@ take its away when loaded after it. The guard therefore
   next message (in the same TCP write too, A23) are ours again. A new script that defines
   OnParsedMsgAny as well handles messages alone until the next OnTimer or supervisor check.
 "Ours" = defined in one of our script files (their paths are recorded at registration).
+Writing ``__main__`` is a process-wide effect (``effects.MAIN_HOOKS``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 from typing import Any, Callable, Dict, Iterable, Optional, Set
 
 from vhctl_hub import hublog
+from vhctl_hub.effects import put_hook
 
 
 class HookGuard:
@@ -79,7 +81,7 @@ class HookGuard:
             if not callable(fn):
                 continue
             self._chain(name, fn, fresh=True)
-            space[name] = mine
+            put_hook(space, name, mine)
             hublog.log(f"another script defined {name} too (single-interpreter mode): vhctl's {name} "
                        "is back in place and calls the other one as well")
 
@@ -147,7 +149,7 @@ class HookGuard:
             del self.foreign[name]
             space = self._globals
             if space is not None and _file_of(space.get(name)) == path:
-                space[name] = self._ours[name]
+                put_hook(space, name, self._ours[name])
         if dropped:
             hublog.log(f"the other script {os.path.basename(path)} was unloaded: vhctl no longer calls "
                        f"its {', '.join(dropped)} (single-interpreter mode keeps them in memory)")

@@ -11,11 +11,14 @@ What loading this script does to the hub process, and how it is undone:
   script of the hub, so that the hub's own work waits less for the API: restored when it stops;
 - once per hub process, moves the web framework's long-lived objects out of the garbage collector's
   way (they are still freed normally; not undone);
+- when the API stops, empties the web framework's internal caches so that the stopped API's memory
+  is freed (they fill again as requests come);
 - defines the hooks below; in the plugin's single-interpreter mode, where all scripts share one
   namespace, it also calls the same-named hooks of other scripts it would otherwise replace, and
   stops when such a script is unloaded;
-- a load that cannot work fails with one line in the hub log instead of a traceback.
-Nothing else of the hub is changed.
+- a load that cannot work fails with one line in the hub log instead of a traceback: Python's hook
+  that prints tracebacks is replaced for that one error, then puts itself back.
+Nothing else of the hub process is changed.
 """
 import os
 import sys

@@ -12,8 +12,9 @@ What loading this script does to the hub process, and how it is undone:
 - defines the hooks below; in the plugin's single-interpreter mode, where all scripts share one
   namespace, it also calls the same-named hooks of other scripts it would otherwise replace, and
   stops when such a script is unloaded;
-- a load that cannot work fails with one line in the hub log instead of a traceback.
-Nothing else of the hub is changed.
+- a load that cannot work fails with one line in the hub log instead of a traceback: Python's hook
+  that prints tracebacks is replaced for that one error, then puts itself back.
+Nothing else of the hub process is changed.
 """
 import os
 import sys

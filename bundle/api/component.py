@@ -26,7 +26,7 @@ from vhctl_hub.api.webstack import WebStack
 from vhctl_hub.commands import CommandCall, CommandSet
 from vhctl_hub.component import Component, Context
 from vhctl_hub.config import PORT_RULE, port_problem
-from vhctl_hub.heap import freeze_long_lived
+from vhctl_hub.effects import freeze_long_lived
 from vhctl_hub.hublog import log_exception
 from vhctl_hub.snapshot import HubSnapshot
 

@@ -12,7 +12,8 @@ reconfigure the logging of a process that is the hub (single mode shares it with
 The GIL: the hub thread needs it for every hook, and a busy server thread gives it up only when
 another thread has waited for the interpreter's switch interval (5 ms by default). While serving, the
 interval is lowered to ``SWITCH_INTERVAL`` so a hook waits about 1 ms at most for a busy API (measured
-in bench/api_bench.py); the previous value comes back when the server stops. This is process-wide.
+in bench/api_bench.py); the previous value comes back when the server stops. This is process-wide:
+``effects.SWITCH_INTERVAL`` makes it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-import sys
 import threading
 import time
 from typing import Any, Callable, Optional
 
 from vhctl_hub.api.admission import ConnectionGate, Limits, RequestLimit
+from vhctl_hub.effects import LoweredSwitchInterval
 
 #: How long a start may take until the server accepts connections, seconds.
 START_TIMEOUT = 15.0
@@ -94,7 +95,7 @@ class ApiServer:
         self.port: Optional[int] = None
         self.started_at: Optional[float] = None
         self.failure: Optional[str] = None
-        self._saved_interval: Optional[float] = None
+        self._interval: Optional[LoweredSwitchInterval] = None
         #: The admission of the current (or last) run: connections and requests in progress.
         self.gate: Optional[ConnectionGate] = None
         self.requests: Optional[RequestLimit] = None
@@ -138,8 +139,7 @@ class ApiServer:
                     raise ServerError(f"the HTTP server did not start: {self.failure or 'timed out'}")
                 time.sleep(0.01)
             self.started_at = time.time()
-            self._saved_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._saved_interval, SWITCH_INTERVAL))
+            self._interval = LoweredSwitchInterval(SWITCH_INTERVAL)
             return url_of(host, self.port)
 
     def stop(self) -> bool:
@@ -161,10 +161,9 @@ class ApiServer:
                 thread.join(STOP_TIMEOUT)
         if self._sock is not None:
             self._sock.close()
-        if self._saved_interval is not None and sys.getswitchinterval() == min(self._saved_interval,
-                                                                                SWITCH_INTERVAL):
-            sys.setswitchinterval(self._saved_interval)
-        self._saved_interval = None
+        if self._interval is not None:
+            self._interval.undo()
+        self._interval = None
         self._server = self._thread = self._sock = None
         self.started_at = None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Optional
 
+from vhctl_hub.effects import clear_memo_caches
 from vhctl_hub.runtime import describe_start_error
 
 #: Modules the server needs, the app (FastAPI, pydantic) last.
@@ -52,13 +53,10 @@ class WebStack:
         endpoint functions, which close over the app's dependencies: every app built in the process
         stayed alive, ~0.3 MB per `!pyreload` up to ~130 reloads (measured with a census of objects
         after reloads). Clearing them costs FastAPI a recomputation per endpoint on the next requests;
-        it finds the caches by what they are, so a FastAPI without them is fine."""
-        if self._fastapi_memo is None:
-            return
-        for value in list(vars(self._fastapi_memo).values()):
-            clear = getattr(value, "cache_clear", None)
-            if callable(clear):
-                clear()
+        it finds the caches by what they are, so a FastAPI without them is fine
+        (``effects.WEB_FRAMEWORK_CACHES``)."""
+        if self._fastapi_memo is not None:
+            clear_memo_caches(self._fastapi_memo)
 
     def explain(self) -> str:
         """One line for the operator: why the API cannot run in this hub process, and what to do."""

@@ -137,3 +137,32 @@ def test_the_simulator_modules_import_each_other_without_circles() -> None:
 def test_the_simulator_modules_import_no_sibling_inside_a_function() -> None:
     late = {name: sorted(found) for name, (_, found) in _sim_imports().items() if found}
     assert not late, f"imports of vhctl/sim modules inside functions: {late}"
+
+
+#: Calls that change the whole hub process (every script shares it): only ``bundle/effects.py`` makes them.
+PROCESS_WIDE = ("sys.setswitchinterval", "gc.freeze", "gc.unfreeze", "gc.disable", "cache_clear",
+                "site.addsitedir", "sys.path.insert", "sys.path.append", "sys.setrecursionlimit")
+#: Attributes of ``sys`` that only ``bundle/effects.py`` assigns.
+PROCESS_WIDE_ATTRIBUTES = ("sys.excepthook", "sys.path", "sys.stderr", "sys.stdout")
+
+
+def _process_wide_changes(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            called = ast.unparse(node.func)
+            if any(called == name or called.endswith("." + name) for name in PROCESS_WIDE):
+                found.append(f"{path.name}:{node.lineno}: {called}()")
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            for target in getattr(node, "targets", [getattr(node, "target", None)]):
+                if target is not None and ast.unparse(target) in PROCESS_WIDE_ATTRIBUTES:
+                    found.append(f"{path.name}:{node.lineno}: {ast.unparse(target)} =")
+    return found
+
+
+def test_only_the_effects_module_changes_the_whole_hub_process() -> None:
+    root = Path(vhctl_hub.__file__).parent
+    found = [hit for path in sorted(root.rglob("*.py")) if path.name != "effects.py"
+             for hit in _process_wide_changes(path)]
+    assert not found, f"process-wide changes outside bundle/effects.py: {found}"
+    assert _process_wide_changes(root / "effects.py")   # the check finds what it looks for
