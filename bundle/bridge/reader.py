@@ -11,7 +11,10 @@ How it is used, after section P of the spec:
   ``PING_EVERY`` s with a ``PING_TIMEOUT`` deadline find a dead or black-holed link; a torn frame
   never completes, so the same deadline ends it (M85);
 - frames are read continuously on this thread and handed on at once (M85's 256-frame queue never
-  fills on the server's side).
+  fills on the server's side);
+- after a gap (a connection that had received frames was lost), once the new connection has
+  received its first frame, what Matterbridge routed meanwhile is read back from its ring
+  (``ringread``), before any newer frame is handed on.
 Nothing is sent over the WebSocket: client frames over 512 bytes kill it (M74); lines go by POST.
 """
 
@@ -32,6 +35,7 @@ from vhctl_hub.bridge.backoff import Backoff
 from vhctl_hub.bridge.link import Link, LinkReport
 from vhctl_hub.bridge.poster import auth_refusal
 from vhctl_hub.bridge.relay import is_greeting
+from vhctl_hub.bridge.ringread import Recovery, router_time
 
 PING_EVERY = 20.0
 PING_TIMEOUT = 20.0
@@ -51,15 +55,23 @@ class Reader:
     """The reader thread's loop: connect, read until the link dies, back off, again, forever."""
 
     def __init__(self, link: Link, report: LinkReport, backoff: Backoff, deliver: Deliver,
-                 stop: threading.Event, notice: Callable[[str], None]) -> None:
+                 stop: threading.Event, notice: Callable[[str], None],
+                 recovery: Optional[Recovery] = None, on_join: Optional[Callable[[], None]] = None) -> None:
         self.link = link
         self.report = report
         self.backoff = backoff
         self.deliver = deliver
         self.stop = stop
         self._notice = notice
+        self._recovery = recovery
+        self._on_join = on_join
         self._told: Optional[str] = None
         self._conn: Any = None
+        #: Router time (Unix s) since which a gap may have left messages in the ring, or None.
+        self.gap_since: Optional[float] = None
+        #: Whether the current WebSocket has received a frame (from then on nothing routed is missed).
+        self.joined = False
+        self._last_stamp: Optional[str] = None
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -120,14 +132,42 @@ class Reader:
                     try:
                         frame = ws.recv(timeout=SLICE)
                     except TimeoutError:
-                        continue
-                    self._frame(frame)
+                        frame = None
+                    if frame is not None and not self.joined:
+                        self._join()
+                    if self.joined and self.gap_since is not None:
+                        self._read_back()
+                    if frame is not None:
+                        self._frame(frame)
             return "changed", ""
         except ConnectionClosed as exc:
             self.report.count("disconnects")
             return "retry", f"the connection was lost ({_describe(exc)})"
         finally:
             self._conn = None
+            self._left()
+
+    def _join(self) -> None:
+        """The first frame of a connection: from now on every routed message reaches us (M67, M83)."""
+        self.joined = True
+        if self._on_join is not None:
+            self._on_join()
+
+    def _read_back(self) -> None:
+        """Connected after a gap: what was routed meanwhile, from the ring, before newer frames."""
+        since, self.gap_since = self.gap_since, None
+        if self._recovery is not None:
+            self._recovery.run(since)
+
+    def gap_start(self) -> Optional[float]:
+        """Router time since which messages may wait in the ring for us: now if connected."""
+        return router_time(self._last_stamp) if self.joined else self.gap_since
+
+    def _left(self) -> None:
+        """A WebSocket that had frames ended: a gap starts at the last router time seen."""
+        if self.joined and self.gap_since is None:
+            self.gap_since = router_time(self._last_stamp)
+        self.joined = False
 
     def _frame(self, frame: Any) -> None:
         if isinstance(frame, bytes):  # the server never sends binary frames (M68)
@@ -140,6 +180,9 @@ class Reader:
         if not isinstance(msg, dict):
             self.report.count("malformed")
             return
+        stamp = msg.get("timestamp")
+        if isinstance(stamp, str):
+            self._last_stamp = stamp
         if is_greeting(msg):
             self.report.state("connected", greeted=True)
             return

@@ -57,6 +57,9 @@ Public API (stable; the bridge client's tests use it)::
     mb.received() -> list[dict]                      # snapshot, oldest first
     mb.wait_received(count, timeout=10.0) -> list[dict]   # >= count of them, else TimeoutError
     mb.ring() -> list[dict]                          # what sits in our account's ring now
+    mb.handed() -> list[dict]                        # every message a client of our account got, with
+                                                     # "via": ws | stream | ring (what was routed to us
+                                                     # and never handed over was lost inside it)
     mb.counters() -> dict[str, int]                  # see COUNTERS below (cumulative across restarts)
     mb.wait_counter(name, value, timeout=10.0) -> int    # until counters()[name] >= value
     mb.ws_clients -> int; mb.stream_clients -> int   # connected now
@@ -68,6 +71,7 @@ Public API (stable; the bridge client's tests use it)::
     mb.blackhole(True)         # accept TCP, never answer; open streams/WebSockets go silent
                                # (no frames, no pings, no pongs) until blackhole(False)
     mb.refuse_websocket(True)  # /api/websocket answers 404 (no such route): the stream fallback
+    mb.drop_websockets()       # cut our account's WebSockets (a network fault; Matterbridge stays up)
 
     mb.start_chatter(interval=4.0, seed=None)  # simulated remote users (alice on irc, bob on matrix...)
     mb.stop_chatter()                          # say a line every `interval` seconds (the demo)

@@ -149,7 +149,11 @@ class HttpConnection:
         elif path == "/api/health":
             self.send(200, [("Content-Type", "text/plain; charset=UTF-8")], b"OK")  # M16
         elif path == "/api/messages":
-            self.send_json(200, pretty(self.ctx.router.drain()))  # M24, M25, M32
+            taken = self.ctx.router.drain()
+            self.send_json(200, pretty(taken))  # M24, M25, M32
+            await self.writer.drain()
+            for msg in taken:
+                self.ctx.record.add_handed("ring", compact(msg))
         elif path == "/api/message":
             self._post(request, body)
         elif path == "/api/stream":

@@ -6,6 +6,7 @@ platforms' memory and the test's tally, not Matterbridge's (whose ring a restart
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -23,6 +24,7 @@ class Record:
         self._cond = threading.Condition()
         self._counters = dict.fromkeys(COUNTERS, 0)
         self._received: list[dict[str, Any]] = []
+        self._handed: list[tuple[str, bytes]] = []
 
     def count(self, name: str, n: int = 1) -> None:
         with self._cond:
@@ -34,6 +36,19 @@ class Record:
             self._received.append(msg)
             self._counters["routed_out"] += 1
             self._cond.notify_all()
+
+    def add_handed(self, via: str, payload: bytes) -> None:
+        """A message our account's client now has: a WebSocket frame the kernel took, a stream line or
+        an /api/messages element sent (``via``: ws, stream, ring). What was routed to us and is never
+        handed over was lost inside Matterbridge (a kill, M38, M54; an overwrite, M31)."""
+        with self._cond:
+            self._handed.append((via, payload))
+
+    def handed(self) -> list[dict[str, Any]]:
+        """Every message handed to a client of our account, oldest first, with its ``via``."""
+        with self._cond:
+            items = list(self._handed)
+        return [{**json.loads(payload), "via": via} for via, payload in items]
 
     def counters(self) -> dict[str, int]:
         with self._cond:

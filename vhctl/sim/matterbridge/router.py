@@ -24,6 +24,8 @@ class Client(Protocol):
 
     def enqueue(self, frame: bytes) -> None: ...
 
+    def cut(self) -> None: ...
+
 
 def _has_files(msg: dict[str, Any]) -> bool:
     extra = msg.get("Extra") or {}

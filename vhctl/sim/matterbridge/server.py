@@ -239,6 +239,19 @@ class MatterbridgeStandIn:
     def blackhole(self, on: bool = True) -> None:
         self.faults.blackhole(on)
 
+    def drop_websockets(self) -> int:
+        """Cut every WebSocket of our account as a network fault would (Matterbridge stays up, its ring
+        keeps filling, M82, M86); returns how many were cut."""
+        def cut() -> int:
+            clients = list(self._router().clients)
+            for client in clients:
+                client.cut()
+            return len(clients)
+        return self._call(cut)
+
+    def handed(self) -> list[dict[str, Any]]:
+        return self.record.handed()
+
     def refuse_websocket(self, on: bool = True) -> None:
         """New upgrades get 404 (a build or proxy without the route); open sessions stay."""
         self.faults.refuse_websocket = on

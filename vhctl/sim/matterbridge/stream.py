@@ -58,6 +58,7 @@ async def serve(http: HttpConnection) -> None:
                 else:
                     http.chunk(compact(msg) + b"\n")
                     record.count("stream_sent")
+                    record.add_handed("stream", compact(msg))
             await asyncio.sleep(settings.stream_interval)
     finally:
         record_stream.discard(http)

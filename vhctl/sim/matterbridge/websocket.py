@@ -216,17 +216,21 @@ class Session:
             self.wake.clear()
             await self.ctx.faults.wait_unhung()
             while self.ping_due or self.queue:
+                payload = None
                 if self.ping_due:
                     self.ping_due = False
                     data = bytes(self.ws.send(Ping()))
                 else:
-                    data = bytes(self.ws.send(TextMessage(data=self.queue.popleft().decode())))
+                    payload = self.queue.popleft()
+                    data = bytes(self.ws.send(TextMessage(data=payload.decode())))
                     self.ctx.record.count("ws_sent")
                 if not await self._write(data):
                     self.zombie = True
                     self.ctx.record.count("ws_zombies")
                     self.queue.clear()
                     return
+                if payload is not None:
+                    self.ctx.record.add_handed("ws", payload)
 
     async def _write(self, data: bytes) -> bool:
         """Hand ``data`` to the kernel within ``write_timeout``; False when it could not."""
@@ -244,6 +248,10 @@ class Session:
             if not done or drain.exception() is not None:
                 return False
         return True
+
+    def cut(self) -> None:
+        """Our side of the network goes away: the socket is dropped, no close frame (as M80)."""
+        self.writer.transport.abort()
 
     async def _pinger(self) -> None:
         """An empty ping every ``ping_interval`` counted from the connection's start (M78)."""
