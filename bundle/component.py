@@ -2,7 +2,7 @@
 
 A component is small on purpose: the runtime gives it everything hub-related through ``Context``
 (main-thread work queue, hub cache, event feed, safe sends, status) and calls it from the right
-thread. See /work/notes/runtime-api.md for the contract.
+thread. The contract a component follows is docs/components.md in the repository.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ CALL_TIMEOUT = 5.0
 
 
 class Context:
-    """What one component instance gets from the runtime (see runtime-api.md section 2)."""
+    """What one component instance gets from the runtime (docs/components.md, "What Context gives")."""
 
     def __init__(self, runtime: "Runtime", name: str, settings: "Settings", config_file: Path,
                  script_path: str, status: "StatusBoard", state_dir: Optional[Path] = None) -> None:
