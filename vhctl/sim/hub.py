@@ -263,6 +263,11 @@ class Hub:
     def users_count(self) -> int:
         return self.state.users_count
 
+    @users_count.setter
+    def users_count(self, count: int) -> None:
+        """Hub thread: tests fake a connection that is counted but not in the list yet."""
+        self.state.users_count = count
+
     @property
     def total_share(self) -> int:
         return self.state.total_share
