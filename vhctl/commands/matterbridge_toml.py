@@ -17,7 +17,7 @@ from vhctl_hub.config import Settings
 
 from vhctl import configfile, mbconfig
 from vhctl.cli import state
-from vhctl.commands.token import use_hub_keyring
+from vhctl.commands.token import select_hub_keyring
 from vhctl.errors import VhctlError
 from vhctl.files import write_with_backup
 from vhctl.output import emit
@@ -29,6 +29,7 @@ gateway named like bridge.gateway with that account in it, plus commented exampl
 Matrix and Discord. Matterbridge reads the token from this file, so a written file gets the real
 token (a new file is made readable by its owner only); on the screen a placeholder stands in its
 place unless you add --reveal. Make the token first with: vhctl token generate matterbridge
+The token is in the hub user's keyring: run this as the user the hub runs as.
 
 --merge adds the part to your existing matterbridge.toml and keeps everything else as you wrote
 it; the old file is kept as matterbridge.toml.bak. If the file already has our account or our
@@ -118,7 +119,8 @@ def merge_into(settings: Settings, path: Path, force: bool) -> dict[str, Any]:
 
 
 def _token(settings: Settings) -> str:
-    use_hub_keyring(settings)
+    """The Matterbridge token from the hub's keyring: only the hub's user has it."""
+    select_hub_keyring(settings, "matterbridge-toml ...")
     try:
         token = vault.read_secret("matterbridge")
     except vault.KeyringUnavailable as exc:

@@ -140,9 +140,13 @@ def delete(name: str) -> Dict[str, Any]:
 
 
 def _select_keyring() -> None:
-    """Check the user, then use the keyring recorded in the hub venv the config names."""
-    settings = configfile.read(state.config_path)
-    check_hub_user(hubvenv.hub_state_dir(settings))
+    select_hub_keyring(configfile.read(state.config_path), "token ...")
+
+
+def select_hub_keyring(settings: Settings, command: str) -> None:
+    """Check the user (`vhctl COMMAND` must run as the hub's), then use the keyring recorded in the
+    hub venv of ``settings``: every command that stores or shows a token calls this first."""
+    check_hub_user(hubvenv.hub_state_dir(settings), command)
     use_hub_keyring(settings)
 
 
@@ -153,8 +157,9 @@ def use_hub_keyring(settings: Settings) -> None:
     vault.use_venv(venv if venv and (venv / vault.RECORD).exists() else None)
 
 
-def check_hub_user(state_dir: Path) -> None:
-    """Refuse to run as another user than the hub's (the owner of its state folder)."""
+def check_hub_user(state_dir: Path, command: str = "token ...") -> None:
+    """Refuse to run as another user than the hub's (the owner of its state folder); ``command``
+    is the example of what to run instead (after ``sudo -u USER vhctl``)."""
     try:
         owner = os.stat(state_dir).st_uid
     except OSError:
@@ -164,7 +169,7 @@ def check_hub_user(state_dir: Path) -> None:
     hub_user = _user_name(owner)
     raise VhctlError(f"the hub runs as {hub_user} (the owner of {state_dir}), not as {_user_name(os.geteuid())}: "
                      f"its tokens are in {hub_user}'s keyring; run this as {hub_user}, "
-                     f"e.g. sudo -u {hub_user} vhctl token ...")
+                     f"e.g. sudo -u {hub_user} vhctl {command}")
 
 
 def _user_name(uid: int) -> str:
