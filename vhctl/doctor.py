@@ -109,7 +109,11 @@ def check_imports(settings: Settings) -> Result:
     if found["bad"]:
         names = "; ".join(f"{name} ({why})" for name, why in sorted(found["bad"].items()))
         return Result("imports", FAIL, f"cannot import: {names}", "run `vhctl install` again")
-    return Result("imports", OK, f"all {len(VENV_IMPORTS)} modules import; vhctl_hub {found['version']}")
+    problem = hubvenv.dist_problem(found["dist"])  # the wheel pip installed, as `pip list` shows it
+    if problem:
+        return Result("imports", FAIL, f"vhctl_hub {found['version']} imports, but {problem}", "run `vhctl install` again")
+    return Result("imports", OK, f"all {len(VENV_IMPORTS)} modules import; vhctl_hub {found['version']} "
+                  f"(pip list: {hubvenv.DISTRIBUTION} {found['dist']['version']})")
 
 
 def check_scripts(settings: Settings, config_path: Path) -> Result:

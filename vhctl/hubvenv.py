@@ -1,8 +1,10 @@
 """The hub's venv: made with the plugin's Python, holding ``vhctl_hub`` and its few dependencies.
 
 Rules this module keeps:
-- Only ``vhctl_hub`` (copied from the installed package, with a minimal dist-info so pip knows it)
-  and ``vhctl_hub/requirements.txt`` go in; never the CLI's own dependencies.
+- Only the hub distribution ``vhctl-hub`` (the package ``vhctl_hub`` with its ``requirements.txt``)
+  and its dependencies go in; never the CLI's own dependencies. pip builds it into a wheel (from a
+  copy made in a temporary folder, never in the checkout, which may be read-only) and installs it,
+  so pip lists, checks, upgrades and uninstalls it like any other package.
 - Every question about the venv (its site-packages, its version, whether imports work) is asked
   of the venv's own interpreter, because only it knows (Debian, pyenv and python.org builds lay
   venvs out differently).
@@ -13,7 +15,6 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import base64
 import errno
 import hashlib
 import importlib.resources
@@ -39,6 +40,13 @@ from vhctl.interpreter import Interpreter, venv_hint
 from vhctl.output import Progress
 
 PACKAGE = "vhctl_hub"
+#: The hub distribution's name, as ``pip list`` shows it.
+DISTRIBUTION = "vhctl-hub"
+#: The build backend pip fetches into its isolated build environment to make the hub's wheel:
+#: small, with no dependencies, and it packs every file of the package folder.
+BUILD_BACKEND = "flit_core>=3.4,<5"
+#: The oldest Python the hub side runs on (the hub's, not the CLI's).
+HUB_REQUIRES_PYTHON = ">=3.9"
 #: Written last; its fingerprint says what a complete install contains.
 MARKER = ".vhctl-install.json"
 #: Written when vhctl creates a venv: vhctl may rebuild it (never a venv it did not make).
@@ -47,7 +55,7 @@ OWNER = ".vhctl-hub-venv"
 CHECK_IMPORTS = (PACKAGE, "fastapi", "uvicorn", "requests", "keyring", "keyrings.alt.file")
 #: Environment that would send pip somewhere else than this venv, or leak the CLI's packages in.
 _FOREIGN_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PIP_USER", "PIP_TARGET", "PIP_PREFIX",
-                "PIP_ROOT")
+                "PIP_ROOT", "PIP_NO_BUILD_ISOLATION", "PIP_REQUIRE_VIRTUALENV")
 _LOW_SPACE = 32 * 1024 * 1024
 
 _SITE_PROBE = ("import json, sys, sysconfig\n"
@@ -61,7 +69,13 @@ _IMPORT_PROBE = ("import importlib, json, sys\n"
                  "    except Exception as exc:\n"
                  "        bad[name] = '%s: %s' % (type(exc).__name__, exc)\n"
                  "hub = sys.modules.get('vhctl_hub')\n"
-                 "print(json.dumps({'bad': bad, 'hub': getattr(hub, '__file__', None)}))\n")
+                 "try:\n"
+                 "    from importlib import metadata\n"
+                 f"    found = metadata.distribution({DISTRIBUTION!r})\n"
+                 "    dist = {'version': found.version, 'installer': (found.read_text('INSTALLER') or '').strip()}\n"
+                 "except Exception:\n"
+                 "    dist = None\n"
+                 "print(json.dumps({'bad': bad, 'hub': getattr(hub, '__file__', None), 'dist': dist}))\n")
 
 
 @dataclass(frozen=True)
@@ -105,10 +119,29 @@ def bundle_files() -> list[tuple[str, bytes]]:
     return list(walk(importlib.resources.files(PACKAGE), f"{PACKAGE}/"))
 
 
+def hub_source() -> list[tuple[str, bytes]]:
+    """The hub distribution's source tree, ``(relative path, content)``: a ``pyproject.toml`` made
+    from the package's version and requirements, then the package's files."""
+    files = bundle_files()
+    requirements = next(data for name, data in files if name == f"{PACKAGE}/requirements.txt")
+    return [("pyproject.toml", hub_pyproject(requirements.decode("utf-8")).encode()), *files]
+
+
+def hub_pyproject(requirements: str) -> str:
+    """The hub distribution's ``pyproject.toml``: its dependencies are the lines of
+    ``requirements`` (comments left out), so the wheel's metadata and the file cannot differ."""
+    requires = [line.split("#", 1)[0].strip() for line in requirements.splitlines()]
+    dependencies = "".join(f"    {json.dumps(line)},\n" for line in requires if line)
+    return (f'[build-system]\nrequires = [{json.dumps(BUILD_BACKEND)}]\nbuild-backend = "flit_core.buildapi"\n\n'
+            f'[project]\nname = "{DISTRIBUTION}"\nversion = {json.dumps(vhctl_hub.__version__)}\n'
+            'description = "vhctl\'s runtime inside the Verlihub hub (installed by `vhctl install`)"\n'
+            f'requires-python = "{HUB_REQUIRES_PYTHON}"\ndependencies = [\n{dependencies}]\n')
+
+
 def fingerprint(files: list[tuple[str, bytes]], python_version: str) -> str:
-    """Hash of everything an install depends on: the package files, its requirements (one of the
-    files) and the venv's exact Python version."""
-    digest = hashlib.sha256(f"vhctl-install 1\0{python_version}\0".encode())
+    """Hash of everything an install depends on: the distribution's source (its package files,
+    its metadata and requirements) and the venv's exact Python version."""
+    digest = hashlib.sha256(f"vhctl-install 2\0{python_version}\0".encode())
     for name, data in files:
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
@@ -228,20 +261,20 @@ def _fill(venv: Path, fresh: bool, progress: Progress) -> HubVenv:
     if Path(os.path.realpath(info["prefix"])) != Path(os.path.realpath(venv)):
         raise VhctlError(f"{_python(venv)} reports the prefix {info['prefix']}, not {venv}; the venv is "
                          "damaged: remove it and run `vhctl install` again")
-    files = bundle_files()
-    digest = fingerprint(files, info["version"])
+    source = hub_source()
+    digest = fingerprint(source, info["version"])
     progress.step("Installing vhctl_hub and its dependencies")
     current = not fresh and _marker(venv).get("fingerprint") == digest
     if current:
         progress.note("already installed; nothing changed since the last run")
     else:
-        _install(venv, site, files, progress)
+        _install(venv, source, progress)
     progress.step(f"Checking that the venv imports {', '.join(CHECK_IMPORTS)}")
     problem = _verify(venv, site)
     if problem and current:
         progress.note(f"{problem}; reinstalling")
         current = False
-        _install(venv, site, files, progress)
+        _install(venv, source, progress)
         problem = _verify(venv, site)
     if problem:
         raise VhctlError(f"the hub venv {venv} is not usable: {problem}; run `vhctl install` again")
@@ -260,71 +293,46 @@ def _marker(venv: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _install(venv: Path, site: Path, files: list[tuple[str, bytes]], progress: Progress) -> None:
+def _install(venv: Path, source: list[tuple[str, bytes]], progress: Progress) -> None:
+    """Build the hub's wheel and install it, then its dependencies, with the venv's own pip.
+
+    The wheel is installed first with ``--force-reinstall --no-deps``: pip would otherwise keep an
+    installed copy of the same version whose files differ (a changed checkout). The second
+    ``pip install`` of the same wheel then only adds the dependencies its metadata names."""
     (venv / MARKER).unlink(missing_ok=True)  # from here on the venv is incomplete until re-marked
-    install_package(site, files)
-    progress.note(f"copied {PACKAGE} {vhctl_hub.__version__} into {site}")
-    _pip_install(venv, site / PACKAGE / "requirements.txt", progress)
+    with tempfile.TemporaryDirectory(prefix="vhctl-hub-wheel-") as folder:
+        wheel = build_wheel(venv, source, Path(folder))
+        progress.note(f"built {wheel.name} with pip")
+        _pip(venv, ["install", "--no-deps", "--force-reinstall", str(wheel)], progress)
+        _pip(venv, ["install", str(wheel)], progress)
+    progress.note(f"installed {DISTRIBUTION} {vhctl_hub.__version__} with pip")
 
 
-def install_package(site: Path, files: list[tuple[str, bytes]]) -> None:
-    """Put the package and its dist-info into ``site`` atomically: both are built in a staging
-    folder beside them, then renamed into place (a rename within one file system is atomic)."""
-    for leftover in site.glob(f".{PACKAGE}-*"):  # staging folders of an interrupted run
-        shutil.rmtree(leftover, ignore_errors=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{PACKAGE}-new-", dir=site))
-    old = Path(tempfile.mkdtemp(prefix=f".{PACKAGE}-old-", dir=site))
-    try:
-        for name, data in files:
-            (stage / name).parent.mkdir(parents=True, exist_ok=True)
-            (stage / name).write_bytes(data)
-        _write_dist_info(stage, files)
-        for previous in [site / PACKAGE, *site.glob(f"{PACKAGE}-*.dist-info")]:
-            if previous.exists():
-                previous.rename(old / previous.name)
-        for entry in stage.iterdir():
-            entry.rename(site / entry.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+def build_wheel(venv: Path, source: list[tuple[str, bytes]], folder: Path) -> Path:
+    """Write ``source`` under ``folder`` and let the venv's pip build it into a wheel there
+    (the build backend comes from the package index, into pip's isolated build environment)."""
+    tree, out = folder / "source", folder / "wheel"
+    for name, data in source:
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(data)
+    _pip(venv, ["wheel", "--no-deps", "--wheel-dir", str(out), str(tree)], None)
+    wheels = list(out.glob("*.whl"))
+    if len(wheels) != 1:
+        raise VhctlError(f"pip wheel made {len(wheels)} wheels of {DISTRIBUTION} instead of one")
+    return wheels[0]
 
 
-def _write_dist_info(stage: Path, files: list[tuple[str, bytes]]) -> None:
-    """A minimal dist-info (METADATA, INSTALLER, RECORD) so that pip lists, checks and can
-    uninstall the package."""
-    dist = f"{PACKAGE}-{vhctl_hub.__version__}.dist-info"
-    requires = [line.split("#", 1)[0].strip() for name, data in files
-                if name == f"{PACKAGE}/requirements.txt" for line in data.decode().splitlines()]
-    metadata = "".join([
-        "Metadata-Version: 2.1\n",
-        "Name: vhctl-hub\n",
-        f"Version: {vhctl_hub.__version__}\n",
-        "Summary: vhctl's runtime inside the Verlihub hub (installed by `vhctl install`)\n",
-        "Requires-Python: >=3.9\n",
-        *(f"Requires-Dist: {requirement}\n" for requirement in requires if requirement),
-    ])
-    extra = [(f"{dist}/METADATA", metadata.encode()), (f"{dist}/INSTALLER", b"vhctl\n")]
-    lines = []
-    for name, data in [*files, *extra]:
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        lines.append(f"{name},sha256={digest},{len(data)}\n")
-    for name, data in extra:
-        (stage / name).parent.mkdir(parents=True, exist_ok=True)
-        (stage / name).write_bytes(data)
-    (stage / dist / "RECORD").write_text("".join(lines) + f"{dist}/RECORD,,\n")
-
-
-def _pip_install(venv: Path, requirements: Path, progress: Progress) -> None:
-    """Install the requirements with the venv's own pip, showing what it collects."""
-    command = [str(_python(venv)), "-I", "-m", "pip", "install", "--disable-pip-version-check",
-               "--no-input", "--progress-bar", "off", "-r", str(requirements)]
+def _pip(venv: Path, arguments: list[str], progress: Optional[Progress]) -> None:
+    """Run the venv's own pip, showing what it collects."""
+    command = [str(_python(venv)), "-I", "-m", "pip", *arguments[:1], "--disable-pip-version-check",
+               "--no-input", "--progress-bar", "off", *arguments[1:]]
     lines: list[str] = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           stdin=subprocess.DEVNULL, env=_clean_env()) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line.rstrip())
-            if line.startswith(("Collecting ", "Installing collected packages")):
+            if progress is not None and line.startswith(("Collecting ", "Installing collected packages")):
                 progress.note(line.strip()[:150])
     if proc.returncode != 0:
         output = "\n".join(lines)
@@ -332,7 +340,8 @@ def _pip_install(venv: Path, requirements: Path, progress: Progress) -> None:
 
 
 def _verify(venv: Path, site: Path) -> str | None:
-    """None when every hub import works from the venv's own site-packages, else what is wrong."""
+    """None when every hub import works from the venv's own site-packages and pip knows the hub
+    distribution it installed, else what is wrong."""
     try:
         result = subprocess.run([str(_python(venv)), "-I", "-c", _IMPORT_PROBE, *CHECK_IMPORTS],
                                 capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
@@ -344,6 +353,18 @@ def _verify(venv: Path, site: Path) -> str | None:
     hub_file = Path(os.path.realpath(data["hub"] or ""))
     if Path(os.path.realpath(site)) not in hub_file.parents:
         return f"{PACKAGE} is imported from {data['hub']}, not from {site}"
+    return dist_problem(data.get("dist"))
+
+
+def dist_problem(dist: Optional[dict]) -> str | None:
+    """What is wrong with the hub distribution as the venv's import probe found it (None: pip
+    installed this vhctl's version)."""
+    if not dist:
+        return f"pip does not know {DISTRIBUTION} (no metadata of it in the venv)"
+    if dist.get("installer") != "pip":
+        return f"{DISTRIBUTION} was not installed by pip (but by {dist.get('installer') or 'an unknown tool'})"
+    if dist.get("version") != vhctl_hub.__version__:
+        return f"the venv has {DISTRIBUTION} {dist.get('version')}, this vhctl brings {vhctl_hub.__version__}"
     return None
 
 

@@ -64,7 +64,7 @@ def test_F1_first_install_builds_a_working_venv_and_records_it(hub_venv) -> None
 
 
 @pytest.mark.slow
-def test_the_hub_package_has_a_dist_info_pip_understands(hub_venv) -> None:
+def test_the_hub_package_is_a_wheel_pip_installed_and_lists(hub_venv) -> None:
     venv = hub_venv.venv
     shown = subprocess.run([str(venv / "bin" / "python"), "-I", "-m", "pip", "show", "-f", "vhctl-hub"],
                            capture_output=True, text=True, check=True).stdout
@@ -73,9 +73,15 @@ def test_the_hub_package_has_a_dist_info_pip_understands(hub_venv) -> None:
               if line.strip() and not line.startswith("#") and ";" not in line]
     assert "Version: 0.1.0" in shown and sorted(n.lower() for n in requires) == sorted(n.lower() for n in wanted)
     site = Path(hub_venv.first.json()["site_packages"])
-    record = next(site.glob("vhctl_hub-*.dist-info")).joinpath("RECORD").read_text()
-    assert "vhctl_hub/requirements.txt,sha256=" in record and "__pycache__" not in record
-    assert not list(site.glob(".vhctl_hub-*"))  # no staging folder left behind
+    dist_info = next(site.glob("vhctl_hub-*.dist-info"))
+    assert dist_info.joinpath("INSTALLER").read_text().strip() == "pip"
+    assert "Wheel-Version: 1.0" in dist_info.joinpath("WHEEL").read_text()
+    assert "vhctl_hub/requirements.txt,sha256=" in dist_info.joinpath("RECORD").read_text()
+    listed = subprocess.run([str(venv / "bin" / "python"), "-I", "-m", "pip", "list", "--format", "json"],
+                            capture_output=True, text=True, check=True).stdout
+    assert {"name": "vhctl-hub", "version": "0.1.0"} in json.loads(listed)
+    assert "built vhctl_hub-0.1.0-py3-none-any.whl with pip" in hub_venv.first.stderr
+    assert "installed vhctl-hub 0.1.0 with pip" in hub_venv.first.stderr
 
 
 @pytest.mark.slow
