@@ -4,12 +4,16 @@
    timed around the plugin's hook dispatch) with the Matterbridge stand-in healthy, slow (every
    answer 2 s late) and down (stopped), median and p99. Beside it, in the same run, the reference
    design: a blocking POST /api/message inside the hook (5 s timeout), timed the same way.
-2. Matterbridge -> hub: messages injected into the stand-in as fast as it takes them, until a logged-in
-   user has received every line (the hub's OnTimer every --tick seconds drives the drain); msg/s.
+2. Matterbridge -> hub: messages injected into the stand-in as fast as it takes them (one call on its
+   loop, so the test harness is not the limit), until a logged-in user has received every line (the
+   hub's OnTimer every --tick seconds drives the drain); msg/s, lines lost, and the hub-thread time
+   of each OnTimer meanwhile (median and p99: the drain stays within the runtime's tick budget).
+   Beside it, in the same run, the previous design: one safe send (one work item, one
+   SendDataToAll) per message.
 3. hub -> Matterbridge: chat lines typed back to back until the stand-in's remote side has them all.
 
 Run: .venv/bin/python bench/bridge_bench.py [--mode single|sub] [--lines 2000] [--inbound 5000]
-     [--tick 0.1] [--json]
+     [--tick 0.1] [--only inbound] [--json]
 """
 
 from __future__ import annotations
@@ -71,12 +75,71 @@ def reference_post(pool: urllib3.PoolManager, url: str) -> Callable[[int], Any]:
     return step
 
 
+def timed_ticks(runtime: Any) -> List[int]:
+    """Wrap the runtime's OnTimer handler: the list fills with each tick's hub-thread time (ns)."""
+    spent: List[int] = []
+    handler = runtime._handlers["OnTimer"]
+
+    def timed(now: float) -> int:
+        began = time.perf_counter_ns()
+        try:
+            return handler(now)
+        finally:
+            spent.append(time.perf_counter_ns() - began)
+
+    runtime._handlers["OnTimer"] = timed
+    return spent
+
+
+def previous_design(comp: Any) -> Callable[[dict], None]:
+    """The bridge's first inbound path: each message one ``main_chat`` (one work item, one send)."""
+    inbound = comp._deliver.__func__.__globals__["inbound"]  # the component's own module (sub mode)
+
+    def deliver(msg: dict) -> None:
+        shown = inbound(msg, comp.settings.bridge_to_hub_format, comp.link.account)
+        if shown is not None:
+            comp.ctx.hub.main_chat(comp.settings.bot_nick, "\n".join(shown.lines))
+
+    return deliver
+
+
+def inbound_flood(mb: MatterbridgeStandIn, user: Any, runtime: Any, count: int, word: str) -> Dict[str, Any]:
+    """``count`` remote lines at once; msg/s until the user has them all, and the OnTimer times."""
+    marker = f"<[Bridge]> [irc] <bob> {word} {count - 1}|".encode()
+    ticks = timed_ticks(runtime)
+    began = time.perf_counter()
+    try:
+        mb.inject_many([f"{word} {i}" for i in range(count)], "bob")
+        while marker not in user.received and time.perf_counter() - began < 300:
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - began
+    finally:
+        runtime._handlers["OnTimer"] = runtime._on_timer
+    got = user.received.count(f"<[Bridge]> [irc] <bob> {word} ".encode())
+    return {"msg_s": round(got / elapsed), "sent": count, "shown": got, "lost": count - got,
+            "on_timer": quantiles(ticks) if ticks else None}
+
+
+def inbound_both(hub: Hub, mb: MatterbridgeStandIn, user: Any, count: int) -> Dict[str, Any]:
+    """Matterbridge -> hub with this design and, in the same run, the previous one."""
+    runtime = hub.plugin.script_module(hub.plugin.scripts()[-1][0]).hub_runtime.runtime()
+    comp = next(i.component for i in runtime.instances() if i.ctx.name == "bridge")
+    results = {"matterbridge_to_hub": inbound_flood(mb, user, runtime, count, "in")}
+    comp._reader.deliver = previous_design(comp)
+    try:
+        results["matterbridge_to_hub_previous"] = inbound_flood(mb, user, runtime, count, "old")
+    finally:
+        comp._reader.deliver = comp._deliver
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", default="single", choices=("single", "sub"))
     parser.add_argument("--lines", type=int, default=2000)
     parser.add_argument("--inbound", type=int, default=5000)
     parser.add_argument("--tick", type=float, default=0.1)
+    parser.add_argument("--only", choices=("inbound",), help="run only this part")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: Dict[str, Any] = {"mode": args.mode, "tick_s": args.tick}
@@ -102,6 +165,9 @@ def main() -> None:
             while mb.ws_clients < 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
             user = hub.login("alice", share=0)
+            if args.only == "inbound":
+                results.update(inbound_both(hub, mb, user, args.inbound))
+                return finish(results, args.json)
             pool = urllib3.PoolManager(maxsize=1)
             ours = lambda i: hub.plugin.hook("OnParsedMsgChat", "alice", f"line {i}")  # noqa: E731
             # the runtime's own cost of a chat hook: a line the bridge does not relay (a command)
@@ -133,22 +199,17 @@ def main() -> None:
             deadline = time.monotonic() + 30
             while mb.ws_clients < 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            # Matterbridge -> hub throughput
-            marker = f"<[Bridge]> [irc] <bob> in {args.inbound - 1}|".encode()
-            began = time.perf_counter()
-            for i in range(args.inbound):
-                mb.inject(f"in {i}", "bob")
-            while marker not in user.received and time.perf_counter() - began < 300:
-                time.sleep(0.01)
-            elapsed = time.perf_counter() - began
-            got = user.received.count(b"<[Bridge]> [irc] <bob> in ")
-            results["matterbridge_to_hub"] = {"msg_s": round(got / elapsed), "sent": args.inbound, "shown": got}
+            results.update(inbound_both(hub, mb, user, args.inbound))
         finally:
             if hub.running:
                 hub.call(hub.plugin.hook, "OnUnLoad", 0)
             hub.stop()
             mb.stop()
-    if args.json:
+    finish(results, args.json)
+
+
+def finish(results: Dict[str, Any], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(results, indent=1))
         return
     for key, value in results.items():
