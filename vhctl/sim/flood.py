@@ -33,20 +33,20 @@ class ChatFlood:
         """Count one chat line from ``user``; True when it is the one that trips the limit (the
         caller then drops the line; the user is already reported, banned and being closed)."""
         config = self.state.config
-        if not self.state.chat_rules or user.cls > config.int("max_class_proto_flood") \
+        if not self.state.chat_rules or user.cls > config.number("max_class_proto_flood") \
                 or user.conn is None:
             return False
-        period = config.int("proto_flood_chat_time")
+        period = config.number("proto_flood_chat_time")
         now = time.monotonic()
         user.chat_times = [t for t in user.chat_times if now - t < period]
         user.chat_times.append(now)
         count = len(user.chat_times)
-        if count <= config.int("proto_flood_chat_lim"):
+        if count <= config.number("proto_flood_chat_lim"):
             return False
         elapsed = int(now - user.chat_times[0])
         self.sender.send_to_opchat(f"{REASON} [{count}:{elapsed}:{period}] ][ Nick: {user.nick} "
                                    f"][ IP: {user.ip}.{user.cc or ''}")
-        self.moderation.add_ban("", user.ip, config.int("proto_flood_tban_time"), REASON,
+        self.moderation.add_ban("", user.ip, config.number("proto_flood_tban_time"), REASON,
                                 temp=True)
         user.chat_times = []
         self.connections.close(user.conn, CR_KICKED)

@@ -84,7 +84,8 @@ class HubConfig:
         """The value as a string, "" when empty, None for an unknown variable."""
         return self._values.get(name)
 
-    def int(self, name: str) -> int:
+    def number(self, name: str) -> int:
+        """A numeric variable as an int (0 when unset or unreadable, like the hub's atoi)."""
         try:
             return int(float(self._values.get(name) or 0))
         except ValueError:

@@ -42,7 +42,7 @@ class Login:
 
     def on_key(self, conn: Conn, msg: str) -> None:
         conn.key_ok = msg[len("$Key "):] == nmdc.lock_to_key(nmdc.lock_token(conn.lock))
-        if not conn.key_ok and self.state.config.int("drop_invalid_key"):
+        if not conn.key_ok and self.state.config.number("drop_invalid_key"):
             self.connections.close(conn, CR_INVALID_KEY)
 
     def on_validate_nick(self, conn: Conn, msg: str) -> None:
@@ -50,7 +50,7 @@ class Login:
         if conn.user is not None:
             return
         nick = msg[len("$ValidateNick "):]
-        problem = nmdc.nick_problem(nick, state.config.int("max_nick"))
+        problem = nmdc.nick_problem(nick, state.config.number("max_nick"))
         if problem:
             self._deny(conn, nick, f"Your nick contains {problem}." if problem.startswith("forbid")
                        else f"Your nick is {problem}.", CR_BADNICK)
@@ -67,7 +67,7 @@ class Login:
                        CR_KICKED)
             return
         reg = state.reg.get(nick)
-        full = state.users_count >= state.config.int("max_users")
+        full = state.users_count >= state.config.number("max_users")
         if full and (reg is None or reg.cls < OP_CLASS):
             self.sender.hub_says(conn, "User limit exceeded, the hub is full.")
             self.connections.close(conn, CR_USERLIMIT)
@@ -115,7 +115,7 @@ class Login:
         conn.awaiting_pass = False
         user.cls = reg.cls
         conn.send(f"$Hello {user.nick}|")
-        if user.cls >= state.config.int("oplist_class"):
+        if user.cls >= state.config.number("oplist_class"):
             conn.send(f"$LogedIn {user.nick}|")
 
     def on_version(self, conn: Conn, msg: str) -> None:
@@ -184,7 +184,7 @@ class Login:
         hello = f"$Hello {nick}|"
         self.sender.broadcast(hello, lambda u: "NoHello" not in u.conn.features)  # type: ignore[union-attr]
         data = user.myinfo + "|"
-        if user.cls >= state.config.int("oplist_class"):
+        if user.cls >= state.config.number("oplist_class"):
             data += nmdc.nick_list("OpList", [nick])
         self.sender.broadcast(data)
         self.hook("OnUserInList", nick)
@@ -194,7 +194,7 @@ class Login:
             return
         if conn.closed:
             return
-        if state.config.int("send_user_info"):
+        if state.config.number("send_user_info"):
             self.send_banner(conn)
         if conn.nick_list_wanted:
             conn.nick_list_wanted = False

@@ -35,7 +35,7 @@ class Moderation:
         if not self.hook("OnOperatorKicks", op_nick, nick, reason):
             return False
         victim.conn.send(nmdc.private(nick, op_nick, f"You are being kicked because: {reason}"))
-        self.add_ban(nick, victim.ip, self.state.config.int("tban_kick"), reason)
+        self.add_ban(nick, victim.ip, self.state.config.number("tban_kick"), reason)
         self.connections.close_later(victim.conn, 1.0, CR_KICKED)
         return True
 

@@ -138,7 +138,7 @@ class Proto:
     def _chat_delay_ok(self, conn: Conn, user: User) -> bool:
         """``int_chat_ms`` for users below VIP; the clock restarts on every try (A1)."""
         state = self.state
-        limit = state.config.int("int_chat_ms")
+        limit = state.config.number("int_chat_ms")
         now = time.monotonic() * 1000
         waited = now - user.last_chat_ms
         user.last_chat_ms = now
@@ -169,7 +169,7 @@ class Proto:
                 return
             if to == state.security_nick:
                 self.commands.parse(conn, text, 1)
-            elif to == state.opchat_nick and user.cls >= state.config.int("opchat_class"):
+            elif to == state.opchat_nick and user.cls >= state.config.number("opchat_class"):
                 if self.hook("OnOpChatMessage", user.nick, text):
                     self.sender.send_to_opchat(text, user.nick, exclude=user.nick)
             return

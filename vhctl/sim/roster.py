@@ -38,7 +38,7 @@ class Roster:
         bot.in_list = True
         state.users = {nick: bot, **state.users}   # A5 shows a new bot first in the lists
         data = bot.fake_myinfo + "|"
-        if cls >= state.config.int("oplist_class"):
+        if cls >= state.config.number("oplist_class"):
             data += nmdc.nick_list("OpList", [nick])
         self.sender.broadcast(data)
         return True

@@ -100,7 +100,7 @@ class Sender:
         state = self.state
         opchat = state.opchat_nick
         sign = from_nick if from_nick and state.online(from_nick) else opchat
-        limit = state.config.int("opchat_class")
+        limit = state.config.number("opchat_class")
         for conn in list(state.receivers.values()):
             user = conn.user
             if user is not None and user.cls >= limit and user.nick != exclude:

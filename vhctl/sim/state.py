@@ -84,7 +84,7 @@ class HubState:
         return list(self.users)
 
     def op_list(self) -> list[str]:
-        limit = self.config.int("oplist_class")
+        limit = self.config.number("oplist_class")
         return [n for n, u in self.users.items() if u.cls >= limit]
 
     def bot_list(self) -> list[str]:
@@ -93,7 +93,7 @@ class HubState:
     def robot_nick_bad(self, nick: str) -> int:
         if not nick:
             return BOT_WITHOUT_NICK
-        if nmdc.nick_problem(nick, self.config.int("max_nick")):
+        if nmdc.nick_problem(nick, self.config.number("max_nick")):
             return BOT_BAD_CHARS
         if nick in (self.security_nick, self.opchat_nick):
             return BOT_RESERVED_NICK

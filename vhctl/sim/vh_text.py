@@ -9,7 +9,16 @@ import codecs
 from typing import Any, Callable, Optional
 
 _ICU_SUB = "vhctl-sim-icu-substitute"
-codecs.register_error(_ICU_SUB, lambda exc: ("\x1a" * (exc.end - exc.start), exc.end))
+
+
+def _icu_substitute(exc: UnicodeError) -> tuple[str, int]:
+    """ICU's substitute character (SUB, 0x1A) for each character the codec cannot encode."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "\x1a" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error(_ICU_SUB, _icu_substitute)
 
 _NO_CONVERSION = ("", "UTF-8", "utf-8")  # F53: exact spellings that skip ICU
 
