@@ -26,7 +26,7 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
-from vhctl_hub.bridge import report, secret
+from vhctl_hub.bridge import gatewaycheck, report, secret
 from vhctl_hub.bridge.backoff import Backoff
 from vhctl_hub.bridge.handover import CONNECTED, GAVE_UP, Handover
 from vhctl_hub.bridge.inlet import Entry, Inlet, message_key
@@ -82,6 +82,9 @@ class BridgeComponent(Component):
         self._spool_read = False
         self._started_at = time.time()
         self._last_from_gateway: Optional[float] = None
+        self._quiet_since = self._started_at  # reset when the gateway is changed from chat
+        #: Gateway names of the messages received (M48), for the gateway check (a few at most).
+        self._gateways_seen: set = set()
         #: Seconds of lines sent and nothing back from the gateway before status warns (M22).
         self.quiet_after = report.QUIET_WARNING
         codec = HubCodec(self._hub_setting("hub_encoding"))
@@ -146,12 +149,13 @@ class BridgeComponent(Component):
     def status(self) -> Dict[str, Any]:
         """Extra status fields (the token only as its state)."""
         counters = self.ctx.status.get("counters") or {}
-        quiet = (counters.get("out_sent", 0) > 0 and self._last_from_gateway is None
-                 and time.time() - self._started_at > self.quiet_after)
+        quiet = self._last_from_gateway is None and time.time() - self._quiet_since > self.quiet_after
+        gateway_note = gatewaycheck.from_traffic(self.link.gateway, list(self._gateways_seen),
+                                                 counters.get("out_sent", 0), quiet)
         return {"url": self.link.url, "gateway": self.link.gateway, "account": self.link.account or None,
                 "auth": self.auth, "waiting": len(self.outbox), "dropped": self.outbox.dropped,
                 "waiting_in": len(self.inlet),
-                "spool": str(self.spool.path), "running": bool(self._threads), "quiet_gateway": quiet}
+                "spool": str(self.spool.path), "running": bool(self._threads), "gateway_check": gateway_note}
 
     # ---------------------------------------------------------------- the link (component threads)
     def _launch(self) -> None:
@@ -277,8 +281,11 @@ class BridgeComponent(Component):
 
     def _deliver(self, msg: Dict[str, Any]) -> None:
         """Reader thread: one message from Matterbridge, queued for the hub's main chat once."""
-        if msg.get("gateway") == self.link.gateway:
+        gateway = msg.get("gateway")
+        if gateway == self.link.gateway:
             self._last_from_gateway = time.time()
+        if isinstance(gateway, str) and gateway not in self._gateways_seen and len(self._gateways_seen) < 16:
+            self._gateways_seen.add(gateway)
         key = message_key(msg)
         if self.inlet.known(key):
             self.ctx.status.count("in_duplicates")
@@ -363,7 +370,13 @@ class BridgeComponent(Component):
         return self._set(call, "config", "url", "Matterbridge address", lambda v: self.link.update(url=v))
 
     def _cmd_gateway(self, call: CommandCall) -> Optional[str]:
-        return self._set(call, "gateway", "gateway", "gateway", lambda v: self.link.update(gateway=v))
+        return self._set(call, "gateway", "gateway", "gateway", self._new_gateway)
+
+    def _new_gateway(self, name: str) -> None:
+        """Command thread: lines go to ``name`` from now on; the gateway check starts again."""
+        self._last_from_gateway, self._quiet_since = None, time.time()
+        self._gateways_seen = set()
+        self.link.update(gateway=name)
 
     def _set(self, call: CommandCall, word: str, name: str, label: str,
              apply: Callable[[str], None]) -> Optional[str]:

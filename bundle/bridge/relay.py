@@ -13,7 +13,10 @@ Matterbridge -> hub (``inbound``): remote text and usernames may hold anything (
   made into look-alike angle quotes so that it can never pose as a ``<nick>`` prefix;
 - a text is cut at ``MAX_TEXT`` characters and ``MAX_LINES`` lines; each line gets the full
   ``[{protocol}] <{username}>`` prefix, so a remote line break cannot start a line that looks like
-  someone else's. The hub sender then escapes ``$`` and ``|`` and removes control characters.
+  someone else's. The hub sender then escapes ``$`` and ``|`` and removes control characters;
+- an ``&`` that starts ``&#36;``, ``&#124;`` or ``&amp;`` is sent as ``&amp;``: DC clients undo
+  those three in what they receive (microdc2 does, in one pass), so remote text that holds one
+  literally is shown as typed, and every other ``&`` stays as it is.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ GREETING_EVENT = "api_connected"
 
 _LINE_BREAK = re.compile("\r\n|\r|\n|\u2028|\u2029")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+_ENTITY_START = re.compile("&(?=#36;|#124;|amp;)")
 
 
 def outgoing(text: str) -> str:
@@ -67,10 +71,15 @@ class Inbound:
 def clean_username(name: Any) -> str:
     """One printable line that cannot pose as a ``<nick>``."""
     text = _CONTROL.sub(" ", _LINE_BREAK.sub(" ", str(name or ""))).strip()
-    text = text.replace("<", "\u2039").replace(">", "\u203a")
+    text = literal(text.replace("<", "\u2039").replace(">", "\u203a"))
     if len(text) > MAX_USERNAME:
         text = text[:MAX_USERNAME - 1] + "\u2026"
     return text or "?"
+
+
+def literal(text: str) -> str:
+    """Remote text that DC clients show as it is: ``&`` escaped where it starts an entity they undo."""
+    return _ENTITY_START.sub("&amp;", text)
 
 
 def _field(msg: Mapping[str, Any], key: str) -> str:
@@ -102,7 +111,8 @@ def inbound(msg: Mapping[str, Any], template: str, own_account: str) -> Optional
     names = {"protocol": _field(msg, "protocol") or "?", "username": clean_username(msg.get("username")),
              "gateway": _field(msg, "gateway"), "channel": _field(msg, "channel"),
              "account": _field(msg, "account")}
-    return Inbound([template.format(text=_CONTROL.sub(" ", part).rstrip(), **names) for part in parts], truncated)
+    return Inbound([template.format(text=literal(_CONTROL.sub(" ", part).rstrip()), **names) for part in parts],
+                   truncated)
 
 
 def _files(extra: Any) -> str:

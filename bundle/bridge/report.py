@@ -37,8 +37,6 @@ def status_lines(fields: Dict[str, Any], extra: Dict[str, Any], running: bool) -
                  f"(hub too busy), {counters.get('in_connects', 0)} connects")
     if fields.get("in_transport") == "stream" and fields.get("in_limits"):
         lines.append(f"  note: {fields['in_limits']}")
-    if extra.get("quiet_gateway"):
-        lines.append(f"  note: nothing has come back from gateway {extra['gateway']} since lines were "
-                     "sent; Matterbridge accepts but drops lines for a gateway it does not have, so "
-                     "check the gateway name (!bridge gateway NAME)")
+    if extra.get("gateway_check"):
+        lines.append(f"  note: {extra['gateway_check']} (!bridge gateway NAME)")
     return lines

@@ -108,3 +108,18 @@ def test_lines_kept_across_stop_and_start_are_sent_once(make_bridge_hub, standin
     mb.wait_received(1, timeout=15)
     alice.say("after")
     assert [m["text"] for m in mb.wait_received(2)] == ["kept while down", "after"]
+
+
+def test_status_names_the_gateway_messages_really_come_from_M22_M48(make_bridge_hub, standin, mode):
+    mb = standin(gateway="gateway1")
+    bridge = make_bridge_hub(mode, mb, gateway="gateway-x")
+    bridge.connected()
+    alice = bridge.hub.login("alice", share=0)
+    mb.inject("from irc", "bob")
+    wait_until(lambda: "[irc] <bob> from irc" in bridge.chat_lines(alice), 10, bridge.hub)
+    status = bridge.command("!bridge status")
+    assert "messages arrive from gateway gateway1, but hub lines are sent to gateway gateway-x" in status
+    bridge.command("!bridge gateway gateway1", wait_for="gateway set to gateway1")
+    mb.inject("again", "bob")
+    wait_until(lambda: "[irc] <bob> again" in bridge.chat_lines(alice), 10, bridge.hub)
+    assert "note:" not in bridge.command("!bridge status")
