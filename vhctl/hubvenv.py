@@ -52,7 +52,7 @@ MARKER = ".vhctl-install.json"
 #: Written when vhctl creates a venv: vhctl may rebuild it (never a venv it did not make).
 OWNER = ".vhctl-hub-venv"
 #: What the hub scripts import; checked with the venv's own interpreter.
-CHECK_IMPORTS = (PACKAGE, "fastapi", "uvicorn", "requests", "keyring", "keyrings.alt.file")
+CHECK_IMPORTS = (PACKAGE, "fastapi", "uvicorn", "prometheus_client", "requests", "keyring", "keyrings.alt.file")
 #: Environment that would send pip somewhere else than this venv, or leak the CLI's packages in.
 _FOREIGN_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PIP_USER", "PIP_TARGET", "PIP_PREFIX",
                 "PIP_ROOT", "PIP_NO_BUILD_ISOLATION", "PIP_REQUIRE_VIRTUALENV")
@@ -375,18 +375,25 @@ def dist_problem(dist: Optional[dict]) -> str | None:
 
 #: The system backends whose modules the hub venv itself holds (keyring's own dependencies).
 SYSTEM_BACKENDS = ("keyring.backends.SecretService.Keyring",)
-_KEYRING_PROBE = ("import json, keyring\n"
-                  "k = keyring.get_keyring()\n"
-                  "name = '%s.%s' % (type(k).__module__, type(k).__qualname__)\n"
-                  "ok = False\n"
-                  "if name in __import__('sys').argv[1:]:\n"
+# Each system backend is tried by name, not through keyring's discovery: with keyrings.alt in the
+# venv too, discovery answers with its ChainerBackend, which is never one of these.
+_KEYRING_PROBE = ("import importlib, json, sys\n"
+                  "found = None\n"
+                  "for name in sys.argv[1:]:\n"
+                  "    module, _, cls = name.rpartition('.')\n"
                   "    try:\n"
+                  "        k = getattr(importlib.import_module(module), cls)()\n"
+                  "        if k.priority <= 0:\n"
+                  "            continue\n"
                   "        k.set_password('vhctl', 'install-probe', 'probe')\n"
                   "        ok = k.get_password('vhctl', 'install-probe') == 'probe'\n"
                   "        k.delete_password('vhctl', 'install-probe')\n"
                   "    except Exception:\n"
-                  "        ok = False\n"
-                  "print(json.dumps({'backend': name, 'ok': ok}))\n")
+                  "        continue\n"
+                  "    if ok:\n"
+                  "        found = name\n"
+                  "        break\n"
+                  "print(json.dumps({'backend': found, 'ok': found is not None}))\n")
 
 
 def choose_keyring(venv: Path, hub_uid: int, progress: Progress) -> vault.Choice:
@@ -437,7 +444,8 @@ def _describe(chosen: vault.Choice) -> str:
 
 
 def _system_backend(venv: Path) -> Optional[str]:
-    """The system keyring backend, if discovery in the venv finds one that stores and reads back."""
+    """The first system keyring backend that the venv's Python can use here: it stores a probe
+    secret and reads it back (a locked or absent Secret Service fails that)."""
     try:
         result = subprocess.run([str(_python(venv)), "-I", "-c", _KEYRING_PROBE, *SYSTEM_BACKENDS],
                                 capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)

@@ -33,7 +33,7 @@ from vhctl_hub.api.auth import AuthResult, TokenKeeper
 from vhctl_hub.api.docs import add_docs
 from vhctl_hub.api.head import HeadAsGet
 from vhctl_hub.api.pacer import Pacer
-from vhctl_hub.api.metrics import RequestCounter, render
+from vhctl_hub.api.metrics import CONTENT_TYPE, Exposition, Reading, RequestCounter
 from vhctl_hub.api.views import PRIVATE_FIELDS, Body, SnapshotView, Views, dumps, iso_utc
 from vhctl_hub.config import ApiSettings
 from vhctl_hub.events import EventFeed
@@ -355,12 +355,16 @@ def build_app(deps: AppDeps) -> FastAPI:
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
                                  background=BackgroundTask(release_stream, slot))
 
+    def scrape() -> Reading:
+        snapshot = deps.views.current().snapshot
+        return Reading(snapshot, deps.cache_age(snapshot), deps.requests, deps.health(), deps.pacer.paused)
+
+    exposition = Exposition(scrape)
+
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics(request: Request) -> Response:
         auth(request)
-        snapshot = deps.views.current().snapshot
-        text = render(snapshot, deps.cache_age(snapshot), deps.requests, deps.health(), deps.pacer.paused)
-        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(exposition.render(), media_type=CONTENT_TYPE)
 
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET"],
