@@ -39,6 +39,11 @@ class Microdc2:
             with self._lock:
                 self.output += raw.decode("utf-8", "replace")
 
+    def shown_since(self, mark: int) -> str:
+        """The screen output after the first ``mark`` characters (read under the reader's lock)."""
+        with self._lock:
+            return self.output[mark:]
+
     def type(self, line: str) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(line.encode() + b"\n")
@@ -111,8 +116,7 @@ def _who(client: Microdc2) -> dict[str, str]:
         client.type("who")
         ask_again = time.monotonic() + 1
         while len(lines) < len(names) and time.monotonic() < ask_again:
-            with client._lock:
-                answer = client.output[mark:].rpartition("\n")[0]   # whole lines only
+            answer = client.shown_since(mark).rpartition("\n")[0]   # whole lines only
             lines = {line.split()[0]: line for line in answer.splitlines()
                      if line.strip() and line.split()[0] in names}
             time.sleep(0.05)
