@@ -139,6 +139,22 @@ def test_the_simulator_modules_import_no_sibling_inside_a_function() -> None:
     assert not late, f"imports of vhctl/sim modules inside functions: {late}"
 
 
+def test_no_simulator_module_reads_a_private_attribute_of_the_hub_or_the_plugin() -> None:
+    """The hub's parts and the plugin talk through public methods and properties only."""
+    root = Path(vhctl.sim.__file__).parent
+    found = []
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__"):
+                owner = node.value
+                name = owner.id if isinstance(owner, ast.Name) else \
+                    owner.attr if isinstance(owner, ast.Attribute) else ""
+                if name in ("hub", "plugin"):
+                    found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, found
+
+
 #: Calls that change the whole hub process (every script shares it): only ``bundle/effects.py`` makes them.
 PROCESS_WIDE = ("sys.setswitchinterval", "gc.freeze", "gc.unfreeze", "gc.disable", "cache_clear",
                 "site.addsitedir", "sys.path.insert", "sys.path.append", "sys.setrecursionlimit")
