@@ -116,6 +116,8 @@ class BridgeComponent(Component):
         """Supervisor thread: connect unless an operator stopped the bridge."""
         with self._busy:
             self._active.set()
+            if self._launched.is_set():  # again, after the runtime paused us: our baton is void
+                self._withdraw()
             if self._wanted and not self._threads:
                 self._launch()
 
@@ -155,7 +157,11 @@ class BridgeComponent(Component):
         return {"url": self.link.url, "gateway": self.link.gateway, "account": self.link.account or None,
                 "auth": self.auth, "waiting": len(self.outbox), "dropped": self.outbox.dropped,
                 "waiting_in": len(self.inlet),
-                "spool": str(self.spool.path), "running": bool(self._threads), "gateway_check": gateway_note}
+                "spool": str(self.spool.path), "running": self._linked(), "gateway_check": gateway_note}
+
+    def _linked(self) -> bool:
+        """Whether the link threads run (a pre-connected reader before the first launch counts)."""
+        return bool(self._threads) or self._reader is not None
 
     # ---------------------------------------------------------------- the link (component threads)
     def _launch(self) -> None:
@@ -240,6 +246,12 @@ class BridgeComponent(Component):
             self.ctx.log(f"took over from the previous instance: {len(baton.waiting)} messages it had not "
                          f"shown, {skipped} it had; {len(older)} read back from Matterbridge's buffer")
 
+    def _withdraw(self) -> None:
+        try:
+            self.handover.withdraw()
+        except OSError as exc:
+            self.ctx.log(f"cannot withdraw the hand-over: {exc}")
+
     def _pass_on(self) -> None:
         """In ``stop``: wait for an announced successor to be connected, then hand it the baton."""
         reader = self._reader
@@ -248,7 +260,8 @@ class BridgeComponent(Component):
         try:
             successor = self.handover.successor()
             gapless = bool(successor) and self.handover.wait_connected(successor) and reader.joined
-            baton = self.inlet.hand_over(final=successor is not None)
+            # final unless only paused (the hub stopped calling OnTimer): this instance may go on
+            baton = self.inlet.hand_over(final=successor is not None or self.ctx.stopping.is_set())
             self.handover.write_baton(successor, baton, reader.gap_start(), gapless)
         except OSError as exc:
             self.ctx.log(f"cannot hand over to the next instance: {exc}")
@@ -364,7 +377,7 @@ class BridgeComponent(Component):
         self._in_thread(call, "stop", work)
 
     def _cmd_status(self, call: CommandCall) -> str:
-        return "\n".join(report.status_lines(self.ctx.status.snapshot(), self.status(), bool(self._threads)))
+        return "\n".join(report.status_lines(self.ctx.status.snapshot(), self.status(), self._linked()))
 
     def _cmd_config(self, call: CommandCall) -> Optional[str]:
         return self._set(call, "config", "url", "Matterbridge address", lambda v: self.link.update(url=v))

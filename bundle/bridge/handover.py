@@ -118,9 +118,18 @@ class Handover:
                 return False
             time.sleep(POLL)
 
+    def withdraw(self) -> None:
+        """Starting again after a pause: a baton this instance left is void (it shows on itself)."""
+        data = _read(self.baton_path, MAX_BATON_BYTES)
+        if data is not None and data.get("from") == self.nonce:
+            try:
+                os.unlink(self.baton_path)
+            except OSError:
+                pass
+
     def write_baton(self, successor: Optional[str], baton: Baton, gap_since: Optional[float],
                     connected: bool) -> None:
         atomic_write(self.baton_path, json.dumps({
-            "for": successor, "at": time.time(), "connected": connected, "gap_since": gap_since,
+            "for": successor, "from": self.nonce, "at": time.time(), "connected": connected, "gap_since": gap_since,
             "shown": baton.shown, "waiting": [e.dump() for e in baton.waiting]}, ensure_ascii=False),
             mode=0o600)
