@@ -168,7 +168,8 @@ class ApiHub:
         ``wait_for`` (replies of `!api start/stop` come from a thread, after the bind)."""
         who = by or self.op
         mark = len(who.messages())
-        immediate = self.hub.call(who.command_reply, text)
+        # !pyload imports FastAPI on the hub thread: many seconds on a loaded machine
+        immediate = self.hub.call(who.command_reply, text, timeout=120)
         if wait_for is None:
             return immediate
         return wait_until(lambda: next((m for m in who.messages()[mark:] if wait_for in m), None),
