@@ -117,3 +117,24 @@ def test_M32_after_the_first_read_a_gap_keeps_only_10_and_the_overflow_is_counte
     assert shown(bridge, alice, "r") == first + second
     assert comp_counters().get("in_ring_overflow") == 1
     assert mb.counters()["ring_overwritten"] >= 5
+
+
+def test_M82_M86_a_clean_hub_restart_reads_back_what_was_routed_while_the_hub_was_down(
+        make_bridge_hub, standin, mode):
+    mb, first, alice = connected_lab(make_bridge_hub, standin, mode)
+    mb.inject("before 0", "bob")
+    wait_until(lambda: shown(first, alice, "before") == ["before 0"], 10, first.hub)
+    first.shutdown()                  # OnUnLoad: the bridge leaves its hand-over in the state folder
+    mb.wait_until(lambda m: m.ws_clients == 0)
+    for i in range(3):
+        mb.inject(f"down {i}", "bob")
+    second = make_bridge_hub(mode, mb, load=False)
+    second.config.write_text(first.config.read_text(encoding="utf-8"), encoding="utf-8")
+    second.state_dir = first.state_dir
+    carol = second.hub.login("carol", share=0)
+    second.load()
+    wait_until(lambda: len(shown(second, carol, "down")) >= 3, 20, second.hub)
+    mb.inject("after 0", "bob")
+    wait_until(lambda: shown(second, carol, "after") == ["after 0"], 20, second.hub)
+    lines = [line[len(PREFIX):] for line in second.chat_lines(carol) if line.startswith(PREFIX)]
+    assert lines == ["down 0", "down 1", "down 2", "after 0"]   # "before 0" was shown by the first hub
