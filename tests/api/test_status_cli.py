@@ -283,7 +283,7 @@ def test_M16_status_shows_the_bridge_link_and_matterbridge_health_without_the_to
         assert (result.returncode, report["health"], report["components"]["bridge"]["health"]) == (0, "ok", "ok"), \
             report["components"]["bridge"]
         assert (link["transport"], link["gateway"], link["receiving"]) == ("websocket", "gateway1", "connected")
-        assert link["queue"] == {"waiting": 0, "dropped_full": 0} and link["next_retry_in_s"] is None
+        assert link["queue"] == {"waiting": 0, "dropped_full": 0, "waiting_in": 0} and link["next_retry_in_s"] is None
         assert link["counters"].get("in_connects", 0) >= 1
         assert report["matterbridge"]["ok"] is True and report["matterbridge"]["token_sent"] is True
         assert report["matterbridge"]["http_status"] == 200
@@ -318,3 +318,17 @@ def test_M11_status_says_when_matterbridge_refuses_our_token(bridge_hub: Callabl
         assert "refuses our Matterbridge token" in report["matterbridge"]["message"]
         assert report["components"]["bridge"]["health"] == "degraded"
         assert MB_TOKEN not in result.stdout and "not-the-token" not in result.stdout
+
+
+def test_M22_status_is_degraded_when_messages_come_from_another_gateway(bridge_hub: Callable[..., Any], vhctl) -> None:
+    """The bridge sends to gateway1 but Matterbridge routes in realgw: Matterbridge accepts and drops
+    our lines, and only the gateway names on what arrives tell; status says so."""
+    with MatterbridgeStandIn(token=MB_TOKEN, gateway="realgw") as mb:
+        bridge = bridge_hub(mb, MB_TOKEN)
+        bridge.connected()
+        mb.inject("hello from irc", "ircuser")
+        result = _status_until(vhctl, bridge.config, lambda r: r["components"]["bridge"]["health"] == "degraded")
+    bridge_report = result.json()["components"]["bridge"]
+    assert result.returncode == 1, bridge_report
+    assert any("messages arrive from gateway realgw" in problem for problem in bridge_report["problems"]), bridge_report
+    assert result.json()["matterbridge"]["ok"] is True

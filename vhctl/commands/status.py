@@ -225,9 +225,8 @@ def _bridge_and_matterbridge(report: Dict[str, Any], settings: Any, timeout: flo
         problems.extend(_link_problems(report))
     if not health["ok"]:
         problems.append(f"Matterbridge: {health['message']}")
-    if extra.get("quiet_gateway"):
-        problems.append(f"nothing came back from gateway {extra.get('gateway')!r} since lines were sent: "
-                        "check that Matterbridge has a gateway of that name")
+    if extra.get("gateway_check"):  # the bridge's own reading of the gateway names it sees
+        problems.append(str(extra["gateway_check"]))
     report["problems"] = problems
     report["health"] = HEALTH_WORDS[DEGRADED if problems else OK]
     return health
@@ -247,7 +246,8 @@ def bridge_link(report: Dict[str, Any]) -> Dict[str, Any]:
         "account": extra.get("account"), "auth": extra.get("auth"),
         "last_error": report.get("last_error"),
         "next_retry_in_s": round(max(0.0, min(due) - now), 1) if due else None,
-        "queue": {"waiting": extra.get("waiting"), "dropped_full": extra.get("dropped")},
+        "queue": {"waiting": extra.get("waiting"), "dropped_full": extra.get("dropped"),
+                  "waiting_in": extra.get("waiting_in")},
         "counters": report.get("counters") or {},
     }
 
