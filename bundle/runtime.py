@@ -284,7 +284,9 @@ class Instances:
 class Runtime:
     """Everything vhctl keeps inside one interpreter of the hub; made by ``build_runtime``.
 
-    Runtime settings (``settings()``): the first registration's win, see ``sharedsettings``."""
+    Its settings (``settings()``, the config's ``[runtime]`` table) are one set for all its
+    components: the first registration's win; a reload of that component brings its new ones in;
+    another component's differing settings are not used, and logged once (see ``sharedsettings``)."""
 
     def __init__(self, *, single: bool, vh: VhAccess, queue: WorkQueue, feed: EventFeed,
                  encoding: HubEncoding, cache: HubCache, sender: HubSender, guard: HookGuard,

@@ -6,10 +6,10 @@ plugin's single-interpreter mode every vhctl script of the hub shares one runtim
 script names its own config file, so two scripts may disagree. The rule:
 
 - the first registration wins: its settings are the runtime's;
-- a later registration of the same component (a `!pyreload` of that script, or a load after it was
-  unloaded and a newer one took its name) brings its settings in: the operator changed the config and
-  reloaded, the way the settings of a single script are changed;
-- a registration after every earlier component is gone is a first registration again;
+- a later registration of the same component (a `!pyreload` of its script) brings its settings in:
+  that is how an operator changes the settings of one script, and it must work with two as well;
+- once the component whose settings are in effect is gone (unloaded, stopped), the next
+  registration's settings are the runtime's;
 - a later registration of another component whose settings differ keeps the runtime's and is logged
   once (per component and settings), with the differences.
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Callable, List
+from typing import Callable, List, Tuple
 
 from vhctl_hub import hublog
 
@@ -76,8 +76,10 @@ def valid_nick(nick: str) -> bool:
     return bool(nick) and len(nick) <= 64 and not any(c in nick for c in " $|<>\r\n\x00\x05`~")
 
 
-def _byte_fallback(error: UnicodeDecodeError):
+def _byte_fallback(error: UnicodeError) -> Tuple[str, int]:
     """Decode a byte the code page leaves undefined (e.g. CP1252 0x81) as the same code point."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
     bad = error.object[error.start:error.end]
     return "".join(chr(b) for b in bad), error.end
 

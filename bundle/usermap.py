@@ -69,13 +69,21 @@ class UserMap(Mapping[str, UserInfo]):
 class _Values(ValuesView):  # type: ignore[type-arg]
     """Iterates the chunks' values directly (the generic view would look up every key)."""
 
+    def __init__(self, users: UserMap) -> None:
+        super().__init__(users)
+        self._chunks = users._chunks
+
     def __iter__(self) -> Iterator[UserInfo]:
-        return chain.from_iterable(chunk.values() for chunk in self._mapping._chunks)
+        return chain.from_iterable(chunk.values() for chunk in self._chunks)
 
 
 class _Items(ItemsView):  # type: ignore[type-arg]
+    def __init__(self, users: UserMap) -> None:
+        super().__init__(users)
+        self._chunks = users._chunks
+
     def __iter__(self) -> Iterator[Tuple[str, UserInfo]]:
-        return chain.from_iterable(chunk.items() for chunk in self._mapping._chunks)
+        return chain.from_iterable(chunk.items() for chunk in self._chunks)
 
 
 class UserTable:
