@@ -38,6 +38,7 @@ from test_hub_real_client import Microdc2, microdc2  # noqa: F401 - the fixture 
 from vhctl_hub.bridge.relay import MAX_USERNAME
 from vhctl_hub.config import Settings
 
+from vhctl.demo import _PEOPLE as DEMO_PEOPLE
 from vhctl.sim.matterbridge import MatterbridgeStandIn
 from vhctl.sim.matterbridge.message import decode_body
 from vhctl.sim.nmdc import build_myinfo, lock_to_key, lock_token
@@ -211,8 +212,9 @@ def _messages(wire: bytes, start: int, end: int) -> List[bytes]:
 
 
 def _known_nicks(wire: bytes) -> set[bytes]:
-    """Every nick the hub listed before the remote users spoke (the demo's users come and go)."""
-    return {m[1] for m in re.finditer(rb"\$MyINFO \$ALL (\S+) ", wire)} | {b"Verlihub", b"OpChat"}
+    """Every nick the hub listed at our login, and the demo's cast (its users leave and come back)."""
+    listed = {m[1] for m in re.finditer(rb"\$MyINFO \$ALL (\S+) ", wire)}
+    return listed | {person[0].encode() for person in DEMO_PEOPLE} | {b"Verlihub", b"OpChat"}
 
 
 def _foreign(messages: List[bytes], nicks: set[bytes]) -> List[bytes]:
@@ -259,8 +261,9 @@ def test_M23_M49_M50_F50_F64_hostile_text_both_ways_on_the_bytes_microdc2_receiv
     tap = wiretap(demo.hub_port)
     client = microdc2(tap.port, NICK, "", share)
     client.wait_for("Public: <Verlihub> Status: Normal", timeout=30)
+    tap.wait_for(rb"\$OpList [^|]*\|")  # the end of the nick list, the last part of a login (A15)
     raw = witness(demo.hub_port)
-    raw.wait_for(rb"<Verlihub> Status: Normal\|")
+    raw.wait_for(rb"\$OpList [^|]*\|")
     nicks = _known_nicks(tap.received) | {NICK.encode(), WITNESS.encode()}
 
     # --- Matterbridge -> hub: every remote message, then an end mark ------------------------------
@@ -306,6 +309,10 @@ def test_M23_M49_M50_F50_F64_hostile_text_both_ways_on_the_bytes_microdc2_receiv
     time.sleep(TYPING_GAP)
     raw.say(b"after the bad one")
     assert _wait_received(standin, WITNESS, 1) == ["after the bad one"]
+
+    # the whole session since the remote users spoke: still only the hub's own kinds of message
+    session = tap.received
+    assert _foreign(_messages(session, start, session.rindex(b"|")), nicks) == []
 
     # nothing broke: the bridge still relays, the demo stops cleanly with no hub-rule violation
     demo.proc.send_signal(signal.SIGTERM)
