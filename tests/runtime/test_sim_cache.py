@@ -256,7 +256,7 @@ def test_snapshots_are_numbered_and_say_which_hub_events_they_show(make_hub, scr
     hub = make_hub()
     _, echo = _echo(hub, scripts)
     cache = echo.ctx.cache
-    first = wait_until(lambda: (snap := cache.snapshot()).complete and snap, hub=hub)  # the first pass
+    first = _first_complete(hub, echo)
     assert first.current and first.seq >= 1
     carol = hub.login("carol", share=5)
     assert not cache.snapshot().current            # the hook counted it; no tick published it yet
