@@ -28,9 +28,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
 
 import pytest
 from test_demo_real_client import DemoRun, WireTap, screen_after, start_demo, wiretap  # noqa: F401
@@ -65,7 +65,7 @@ class Remote:
 
     text: str
     username: str
-    shown: List[str]
+    shown: list[str]
     event: str = ""
     #: the one line is cut somewhere (its escapes make the exact place the sender's business):
     #: what is shown is the start of ``shown[0]``, then an ellipsis
@@ -195,7 +195,7 @@ def standin(monkeypatch) -> Iterator[MatterbridgeStandIn]:
 
 @pytest.fixture
 def witness() -> Iterator[Callable[[int], RawClient]]:
-    clients: List[RawClient] = []
+    clients: list[RawClient] = []
 
     def start(port: int) -> RawClient:
         clients.append(RawClient(port, WITNESS))
@@ -206,7 +206,7 @@ def witness() -> Iterator[Callable[[int], RawClient]]:
         client.close()
 
 
-def _messages(wire: bytes, start: int, end: int) -> List[bytes]:
+def _messages(wire: bytes, start: int, end: int) -> list[bytes]:
     """The protocol messages in ``wire[start:end]`` (``start`` just after a ``|``)."""
     return wire[start:end].split(b"|")
 
@@ -217,17 +217,17 @@ def _known_nicks(wire: bytes) -> set[bytes]:
     return listed | {person[0].encode() for person in DEMO_PEOPLE} | {b"Verlihub", b"OpChat"}
 
 
-def _foreign(messages: List[bytes], nicks: set[bytes]) -> List[bytes]:
+def _foreign(messages: list[bytes], nicks: set[bytes]) -> list[bytes]:
     """The messages that are not the hub's own kinds: the bridge bot's lines, chat of a known nick,
     a known nick's $MyINFO or $Quit, the op list, the keep-alive."""
     names = b"|".join(re.escape(n) for n in nicks)
     allowed = re.compile(rb"(<" + re.escape(BOT.encode()) + rb"> \[p\d+\] <[^\r\n]*|<(" + names + rb")> [^\r\n]*"
                          rb"|\$MyINFO \$ALL (" + names + rb") [^\r\n]*|\$Quit (" + names + rb")"
-                         rb"|\$OpList ((" + names + rb")\$\$)*|)", re.S)
+                         rb"|\$OpList ((" + names + rb")\$\$)*|)", re.DOTALL)
     return [m for m in messages if not allowed.fullmatch(m)]
 
 
-def _lines_of(messages: List[bytes], marker: str) -> List[bytes]:
+def _lines_of(messages: list[bytes], marker: str) -> list[bytes]:
     prefix = f"<{BOT}> [{marker}] ".encode()
     return [m[len(f"<{BOT}> "):] for m in messages if m.startswith(prefix)]
 
@@ -237,7 +237,7 @@ def _typed(client: Microdc2, text: str) -> None:
     client.type("say " + re.sub(r"""([;"'\\])""", r"\\\1", text))
 
 
-def _wait_received(mb: MatterbridgeStandIn, nick: str, count: int, timeout: float = 30.0) -> List[str]:
+def _wait_received(mb: MatterbridgeStandIn, nick: str, count: int, timeout: float = 30.0) -> list[str]:
     """The texts ``nick`` got to Matterbridge, once there are ``count`` of them."""
     deadline = time.monotonic() + timeout
     while len(texts := [m["text"] for m in mb.received() if m["username"] == nick]) < count:
@@ -291,10 +291,10 @@ def test_M23_M49_M50_F50_F64_hostile_text_both_ways_on_the_bytes_microdc2_receiv
             expected = [_client_view(lines[0])]
             assert f"[{marker}] {remote.shown[0]}".startswith(expected[0][:-1]), (n, lines)
         assert [_client_view(line) for line in lines] == expected, (n, lines)
-        for line in lines:  # no raw NMDC syntax inside: `$` and `|` only as entities
-            assert b"$" not in line and not re.search(rb"&#\d*\x85$", line), (n, line)
-        for line in expected:
-            assert f"Public: <{BOT}> {_screen_form(line)}" in client.output[screen:], (n, line)
+        for body in lines:  # no raw NMDC syntax inside: `$` and `|` only as entities
+            assert b"$" not in body and not re.search(rb"&#\d*\x85$", body), (n, body)
+        for shown in expected:
+            assert f"Public: <{BOT}> {_screen_form(shown)}" in client.output[screen:], (n, shown)
 
     # --- hub -> Matterbridge: what microdc2 types, paced like a person (A17's flood limit) ---------
     for count, (typed, real) in enumerate(TYPED, start=1):

@@ -15,7 +15,6 @@ exact states. After a kill, running the command again finishes the job.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
@@ -25,9 +24,9 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 import pytest
 from cli_helpers import REPO, headless_env, vhctl_command
@@ -56,7 +55,7 @@ name="other"
 enable=true
 """
 
-State = Dict[Path, Optional[Tuple[bytes, int]]]
+State = dict[Path, tuple[bytes, int] | None]
 
 
 @dataclass(frozen=True)
@@ -67,11 +66,11 @@ class Call:
     args: str
 
     @classmethod
-    def parse(cls, line: str) -> Optional["Call"]:
+    def parse(cls, line: str) -> Call | None:
         found = _CALL.match(line)
         return cls(found[1], _TEMP_NAME.sub(r"\1XXXXXXXX\2", found[2])) if found else None
 
-    def renamed_to(self) -> Optional[Path]:
+    def renamed_to(self) -> Path | None:
         """The file a rename call replaces."""
         if not self.name.startswith("rename"):
             return None
@@ -80,7 +79,7 @@ class Call:
         return (REPO / target).resolve()
 
 
-def _calls(log: Path) -> List[Call]:
+def _calls(log: Path) -> list[Call]:
     """The file-writing calls of a trace (what the command prints on stdout or stderr is not one)."""
     calls = map(Call.parse, log.read_text(errors="replace").splitlines())
     return [c for c in calls if c is not None and not (c.name == "write" and c.args[:2] in ("1,", "2,"))]
@@ -90,10 +89,10 @@ def _calls(log: Path) -> List[Call]:
 class Scene:
     """A command and the files it may change, in the state before it runs (``old``)."""
 
-    args: List[str]
-    env: Dict[str, str]
-    old: Dict[Path, Optional[bytes]]
-    modes: Dict[Path, int] = field(default_factory=dict)
+    args: list[str]
+    env: dict[str, str]
+    old: dict[Path, bytes | None]
+    modes: dict[Path, int] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Put every file back as it was before the command, and clear what killed runs left."""
@@ -109,22 +108,22 @@ class Scene:
     def state(self) -> State:
         return {p: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) if p.exists() else None for p in self.old}
 
-    def leftovers(self) -> List[str]:
+    def leftovers(self) -> list[str]:
         """Files beside ours that a kill left: only our hidden temporary files."""
         folders = {p.parent for p in self.old}
         ours = {p.name for p in self.old}
         others = [f.name for d in folders for f in d.iterdir() if f.name not in ours]
         return [n for n in others if any(n.startswith(f".{o}.") and n.endswith(".tmp") for o in ours)]
 
-    def command(self) -> List[str]:
+    def command(self) -> list[str]:
         return vhctl_command(*self.args)
 
-    def run(self, prefix: Tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    def run(self, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
         return subprocess.run([*prefix, *self.command()], cwd=REPO, env=self.env, capture_output=True,
                               text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
-def _traced(scene: Scene, log: Path, kill_at: Optional[Tuple[str, int]] = None) -> subprocess.CompletedProcess:
+def _traced(scene: Scene, log: Path, kill_at: tuple[str, int] | None = None) -> subprocess.CompletedProcess:
     assert STRACE is not None
     prefix = [STRACE, "-f", "-qq", "-o", str(log), "-e", f"trace={WRITE_CALLS}"]
     if kill_at is not None:
@@ -136,7 +135,7 @@ def _traced(scene: Scene, log: Path, kill_at: Optional[Tuple[str, int]] = None) 
 class Reference:
     """A complete run: its write calls in order and the state it leaves."""
 
-    calls: List[Call]
+    calls: list[Call]
     new: State
 
     def after(self, done: int, old: State) -> State:
@@ -144,9 +143,9 @@ class Reference:
         renamed = {c.renamed_to() for c in self.calls[:done]}
         return {p: self.new[p] if p.resolve() in renamed else old[p] for p in old}
 
-    def states(self, old: State) -> List[State]:
+    def states(self, old: State) -> list[State]:
         """Every state a write leaves on the way, once each, from the old one to the new."""
-        states: List[State] = []
+        states: list[State] = []
         for done in range(len(self.calls) + 1):
             if (now := self.after(done, old)) not in states:
                 states.append(now)
@@ -168,19 +167,19 @@ def _reference(scene: Scene, log: Path) -> Reference:
 
 # --- the three commands ---------------------------------------------------------------------------
 
-def _configure(tmp_path: Path, env: Dict[str, str]) -> Scene:
+def _configure(tmp_path: Path, env: dict[str, str]) -> Scene:
     config = tmp_path / "config.toml"
     return Scene(["--config", str(config), "configure", "api.port=8002"], env,
                  {config: ORIGINAL_CONFIG.encode(), tmp_path / "config.toml.bak": None})
 
 
-def _render(tmp_path: Path, env: Dict[str, str]) -> Scene:
+def _render(tmp_path: Path, env: dict[str, str]) -> Scene:
     """Two scripts rendered before by an older vhctl (our mark, other text), re-rendered."""
     config, scripts = tmp_path / "config.toml", tmp_path / "scripts"
     scripts.mkdir()
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     config.write_text(f'[hub]\nvenv = "{sys.prefix}"\nsite_packages = "{sysconfig.get_paths()["purelib"]}"\n'
-                      f'python = "%d.%d"\nscripts_dir = "{scripts}"\nstate_dir = "{tmp_path / "state"}"\n'
-                      % sys.version_info[:2])
+                      f'python = "{python}"\nscripts_dir = "{scripts}"\nstate_dir = "{tmp_path / "state"}"\n')
     scene = Scene(["--config", str(config), "render"], env, {})
     first = scene.run()
     assert first.returncode == 0, first.stderr
@@ -192,7 +191,7 @@ def _render(tmp_path: Path, env: Dict[str, str]) -> Scene:
     return scene
 
 
-def _merge(tmp_path: Path, env: Dict[str, str]) -> Scene:
+def _merge(tmp_path: Path, env: dict[str, str]) -> Scene:
     """The user's matterbridge.toml (0640, theirs) gets our account and gateway."""
     config, target = tmp_path / "config.toml", tmp_path / "matterbridge.toml"
     config.write_text('[bridge]\nurl = "http://127.0.0.1:4343"\ngateway = "dchub"\naccount = "api.myhub"\n')
@@ -209,7 +208,7 @@ SCENES = {"configure": _configure, "render": _render, "merge": _merge}
 
 
 @pytest.fixture
-def scene(request, tmp_path: Path, home: Path, monkeypatch) -> Scene:
+def scene(request, tmp_path: Path, home: Path, monkeypatch) -> Iterator[Scene]:
     monkeypatch.setenv(vault.RECORD_ENV, "")  # restored afterwards: the temporary keyring sets it
     record = vault.use_temporary_keyring(tmp_path / "keyring")
     work = tmp_path / "files"
@@ -220,12 +219,12 @@ def scene(request, tmp_path: Path, home: Path, monkeypatch) -> Scene:
     shutil.rmtree(work)  # the merged file holds the token: nothing of it outlives the test
 
 
-def _show(state: State) -> Dict[str, str]:
+def _show(state: State) -> dict[str, str]:
     """A state in words, for failure messages."""
     return {p.name: "absent" if v is None else f"{len(v[0])} bytes, mode {v[1]:o}" for p, v in state.items()}
 
 
-def _kill_at(scene: Scene, ref: Reference, index: int, kill: Tuple[str, int], log: Path, old: State) -> None:
+def _kill_at(scene: Scene, ref: Reference, index: int, kill: tuple[str, int], log: Path, old: State) -> None:
     """Run the command from the old state, SIGKILLed on entering the call ``ref.calls[index]``; it
     must have died exactly there and left what the calls before it made."""
     scene.reset()
@@ -247,7 +246,7 @@ def test_a_cli_killed_at_every_write_call_leaves_each_file_old_or_new(scene: Sce
     old = scene.state()
     ref = _reference(scene, tmp_path / "reference.trace")
     assert ref.new != old
-    ordinal: Dict[str, int] = {}
+    ordinal: dict[str, int] = {}
     leftovers = 0
     for index, call in enumerate(ref.calls):
         ordinal[call.name] = ordinal.get(call.name, 0) + 1
@@ -273,7 +272,7 @@ def test_a_cli_killed_at_random_moments_of_its_writes_leaves_a_state_a_write_mak
     allowed = _reference(scene, tmp_path / "reference.trace").states(old)
     folders = {p.parent for p in scene.old}
     rng = random.Random()
-    seen: Dict[int, int] = {}
+    seen: dict[int, int] = {}
     for _ in range(RANDOM_RUNS):
         scene.reset()
         proc = subprocess.Popen(scene.command(), cwd=REPO, env=scene.env, stdin=subprocess.DEVNULL,
