@@ -71,7 +71,7 @@ class Handover:
 
     def still_announced(self) -> bool:
         data = _read(self.announce_path)
-        return bool(data) and data.get("successor") == self.nonce
+        return data is not None and data.get("successor") == self.nonce
 
     def _mark(self, state: str) -> None:
         atomic_write(self.announce_path, json.dumps({"successor": self.nonce, "state": state,

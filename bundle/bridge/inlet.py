@@ -156,18 +156,13 @@ class Inlet:
             again = bool(self._waiting)
             if not again:
                 self._scheduled = False
-        if lines:
-            self._send(lines)
-            self._count("in_relayed", shown)
-        if again:
-            self._schedule_again()
-
-    def _schedule_again(self) -> None:
         try:
-            self._submit(self._drain)
-        except Exception:  # noqa: BLE001 - as in ``_schedule``
-            with self._lock:
-                self._scheduled = False
+            if lines:
+                self._send(lines)
+                self._count("in_relayed", shown)
+        finally:  # a failed send (reported by the work queue) must not stop the ones after it
+            if again:
+                self._schedule()
 
     # ---------------------------------------------------------------- hand-over (component threads)
     def release(self, baton: Optional[Baton], read_back: Sequence[Entry] = ()) -> int:

@@ -114,3 +114,23 @@ def test_a_hub_shutdown_baton_goes_to_the_next_process_and_is_never_gapless(tmp_
     Handover(tmp_path, "old", time.time()).write_baton(None, Baton([], [entry(1)]), 99.0, True)
     baton, since, gapless = Handover(tmp_path, "next", time.time()).take_baton()
     assert baton is not None and [e.key for e in baton.waiting] == ["k1"] and since == 99.0 and not gapless
+
+
+def test_a_failing_send_does_not_stop_the_messages_after_it():
+    hub = Hub()
+    failures = [RuntimeError("vh said no")]
+
+    def send(lines: List[str]) -> None:
+        if failures:
+            raise failures.pop()
+        hub.sends.append(lines)
+
+    inlet = Inlet(send, hub.items.append, hub.count)
+    for n in range(BATCH + 1):
+        inlet.offer(entry(n))
+    first = hub.items.pop(0)
+    try:
+        first()
+    except RuntimeError:
+        pass                                       # the work queue records it
+    assert hub.run() == [f"<b> m{BATCH}.0"]
