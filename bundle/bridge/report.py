@@ -32,9 +32,16 @@ def status_lines(fields: Dict[str, Any], extra: Dict[str, Any], running: bool) -
     lines.append(f"  to Matterbridge: {extra['waiting']} waiting, {counters.get('out_sent', 0)} sent, "
                  f"{extra['dropped']} dropped (queue full), {counters.get('out_unknown', 0)} of unknown fate, "
                  f"{counters.get('out_rejected', 0)} refused")
-    lines.append(f"  from Matterbridge: {counters.get('in_relayed', 0)} shown, "
-                 f"{counters.get('in_truncated', 0)} cut, {counters.get('in_dropped', 0)} dropped "
+    lines.append(f"  from Matterbridge: {counters.get('in_relayed', 0)} shown, {extra.get('waiting_in', 0)} "
+                 f"waiting, {counters.get('in_truncated', 0)} cut, {counters.get('in_dropped', 0)} dropped "
                  f"(hub too busy), {counters.get('in_connects', 0)} connects")
+    if counters.get("in_ring_reads") or counters.get("in_ring_failed"):
+        overflow = counters.get("in_ring_overflow", 0)
+        lines.append(f"  after gaps: {counters.get('in_recovered', 0)} read back from Matterbridge's buffer in "
+                     f"{counters.get('in_ring_reads', 0)} reads"
+                     + (f", {counters['in_ring_failed']} reads failed" if counters.get("in_ring_failed") else "")
+                     + (f"; {overflow} gaps were longer than its buffer (their oldest lines are lost)"
+                        if overflow else ""))
     if fields.get("in_transport") == "stream" and fields.get("in_limits"):
         lines.append(f"  note: {fields['in_limits']}")
     if extra.get("gateway_check"):

@@ -116,6 +116,8 @@ def test_M32_after_the_first_read_a_gap_keeps_only_10_and_the_overflow_is_counte
     wait_until(lambda: len(shown(bridge, alice, "r")) >= 25, 20, bridge.hub)
     assert shown(bridge, alice, "r") == first + second
     assert comp_counters().get("in_ring_overflow") == 1
+    status = bridge.command("!bridge status")
+    assert "25 read back from Matterbridge's buffer in 2 reads" in status and "1 gaps were longer" in status
     assert mb.counters()["ring_overwritten"] >= 5
 
 
