@@ -197,13 +197,13 @@ _HUB_PROCESS = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from api_helpers import ApiHub, wait_until
+from api_helpers import ApiHub
 from vhctl.sim.hub import Hub
 hub = Hub(Path(sys.argv[2]) / "hub", mode="single", config={"hub_name": "LabHub"}, echo_stderr=False,
           timer_period=0.2).start()
 api = ApiHub(hub, Path(sys.argv[2]) / "api", {})
 api.load()
-wait_until(lambda: api.url(), timeout=60)
+api.url(timeout=120)
 print(api.config, flush=True)
 while True:
     time.sleep(1)
@@ -213,11 +213,15 @@ while True:
 def test_A18_after_sigterm_status_says_the_hub_process_is_gone(vhctl, keyring_dir: Path, tmp_path: Path) -> None:
     """SIGTERM ends a hub without calling any hook: the status file still says running, with the
     PID of a process that no longer exists; status must say down at once, not "running"."""
-    hub = subprocess.Popen([sys.executable, "-c", _HUB_PROCESS, str(Path(__file__).parent), str(tmp_path)],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    log = tmp_path / "hub.stderr"
+    with log.open("w") as err:
+        hub = subprocess.Popen([sys.executable, "-c", _HUB_PROCESS, str(Path(__file__).parent), str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=err, text=True)
     try:
-        config = Path(hub.stdout.readline().strip())
-        assert config.exists(), hub.poll()
+        assert hub.stdout is not None
+        printed = hub.stdout.readline().strip()
+        assert printed and Path(printed).is_file(), log.read_text()
+        config = Path(printed)
         deadline = time.monotonic() + 60
         while True:
             before = vhctl(config, "status", "--json")

@@ -140,7 +140,7 @@ def test_background_readers_need_no_lock_and_break_no_rule(make_hub, scripts):
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     hub.login_many([(f"u{i}", {"share": i}) for i in range(30)])
-    ticks(hub, 2)
+    wait_until(lambda: seen and seen[-1] == 31, 30, hub)  # the reader saw the 30 arrive, + the master
     stop.set()
     thread.join(2)
     assert max(seen) == 31 and echo.ctx.cache.snapshot().total_share == sum(range(30))  # + the master
