@@ -189,7 +189,8 @@ class BridgeComponent(Component):
         report_in = LinkReport(board, "in")
         self._recovery = Recovery(self.link, report_in, self.inlet.known, self._deliver)
         self._reader = Reader(self.link, report_in, Backoff(self.settings.retry_initial, self.settings.retry_max),
-                              self._deliver, self._halt_link, self.ctx.notice, self._recovery, self._joined)
+                              self._deliver, self._halt_link, self.ctx.notice, self._recovery, self._joined,
+                              self._launched.is_set)
         self._reader_thread = self.ctx.start_thread(self._reader.run, "reader")
 
     # ---------------------------------------------------------------- hand-over (see ``handover``)

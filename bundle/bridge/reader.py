@@ -56,7 +56,8 @@ class Reader:
 
     def __init__(self, link: Link, report: LinkReport, backoff: Backoff, deliver: Deliver,
                  stop: threading.Event, notice: Callable[[str], None],
-                 recovery: Optional[Recovery] = None, on_join: Optional[Callable[[], None]] = None) -> None:
+                 recovery: Optional[Recovery] = None, on_join: Optional[Callable[[], None]] = None,
+                 may_stream: Callable[[], bool] = lambda: True) -> None:
         self.link = link
         self.report = report
         self.backoff = backoff
@@ -65,6 +66,8 @@ class Reader:
         self._notice = notice
         self._recovery = recovery
         self._on_join = on_join
+        #: Whether the stream fallback may be used now (not while another instance still reads: M35).
+        self._may_stream = may_stream
         self._told: Optional[str] = None
         self._conn: Any = None
         #: Router time (Unix s) since which a gap may have left messages in the ring, or None.
@@ -77,7 +80,7 @@ class Reader:
         while not self.stop.is_set():
             generation = self.link.generation
             outcome, why = self._websocket()
-            if outcome == "refused":
+            if outcome == "refused" and self._may_stream():
                 outcome, why = self._stream()
             if self.stop.is_set():
                 break
@@ -98,10 +101,11 @@ class Reader:
         conn = self._conn
         if conn is not None:
             try:
-                sock = getattr(conn, "sock", None)  # the stream's socket: a shutdown wakes its readline
-                if sock is not None:
-                    sock.shutdown(socket.SHUT_RDWR)
-                conn.close()
+                sock = getattr(conn, "sock", None)  # the stream's socket: a shutdown wakes its readline,
+                if sock is not None:                # and the reader closes it (http.client is not
+                    sock.shutdown(socket.SHUT_RDWR)  # safe to close from another thread)
+                else:
+                    conn.close()
             except Exception:  # noqa: BLE001 - closing a dying connection may fail any way
                 pass
 

@@ -70,3 +70,34 @@ def test_stream_fallback_when_the_websocket_is_refused_M34_M36(make_bridge_hub, 
     assert comp.ctx.status.get("in_transport") == "stream"
     status = bridge.command("!bridge status")
     assert "/api/stream" in status and "5 per second" in status
+
+
+def test_M35_pyreload_on_the_stream_fallback_never_has_two_stream_readers(make_bridge_hub, standin, mode):
+    mb = standin(stream_swallow=False)
+    mb.refuse_websocket(True)
+    bridge = make_bridge_hub(mode, mb)
+    comp = bridge.component()
+    wait_until(lambda: comp.ctx.status.get("in_transport") == "stream"
+               and comp.ctx.status.get("in_state") == "connected", 20, bridge.hub)
+    most = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            most[0] = max(most[0], mb.stream_clients)
+            stop.wait(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        bridge.reload()
+        comp = bridge.component()
+        wait_until(lambda: comp.ctx.status.get("in_transport") == "stream"
+                   and comp.ctx.status.get("in_state") == "connected", 20, bridge.hub)
+    finally:
+        stop.set()
+        sampler.join(5)
+    assert most[0] == 1          # the new instance reads the stream only once the old one let go
+    alice = bridge.hub.login("alice", share=0)
+    mb.inject("after the reload", "bob")
+    wait_until(lambda: "[irc] <bob> after the reload" in bridge.chat_lines(alice), 20, bridge.hub)

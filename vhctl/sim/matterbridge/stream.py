@@ -10,7 +10,7 @@ fails, and those four are lost to every reader; without it (master) it stops at 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from vhctl.sim.matterbridge.message import compact, greeting
 
@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 SWALLOWED_WRITES = 4  # M36: writes to the dead socket before one fails
 
 
-async def _watch_eof(reader: asyncio.StreamReader, gone: asyncio.Event) -> None:
-    """Set ``gone`` when the client closes; anything it sends meanwhile is ignored."""
+async def _watch_eof(reader: asyncio.StreamReader, gone: asyncio.Event, leave: Callable[[], None]) -> None:
+    """When the client closes: ``leave`` (it no longer counts as a client, for the tests) and set
+    ``gone`` (the loop may go on, M36); anything it sends meanwhile is ignored."""
     try:
         while await reader.read(65536):
             pass
     except ConnectionError:
         pass
+    leave()
     gone.set()
 
 
@@ -37,17 +39,15 @@ async def serve(http: HttpConnection) -> None:
     http.start_chunked()
     http.chunk(compact(greeting()) + b"\n")  # M28: flushed at once
     gone = asyncio.Event()
-    watcher = asyncio.create_task(_watch_eof(http.reader, gone))
     record_stream = ctx.stream_clients
     record_stream.add(http)
+    watcher = asyncio.create_task(_watch_eof(http.reader, gone, lambda: record_stream.discard(http)))
     swallowed = 0
     try:
         while True:
             await ctx.faults.wait_unhung()
-            if gone.is_set():
-                record_stream.discard(http)  # gone for the tests, not yet for the loop (M36)
-                if not settings.stream_swallow:
-                    return  # master notices the disconnect (M59)
+            if gone.is_set() and not settings.stream_swallow:
+                return  # master notices the disconnect (M59); v1.26.0 goes on (M36)
             msg = router.ring.pop()
             if msg is not None:
                 if gone.is_set():
