@@ -3,9 +3,12 @@
 Modules, one job each: ``link`` (the live address, gateway and token), ``relay`` (what crosses in
 each direction and how it is made safe), ``outbox`` (hub lines waiting for Matterbridge, and their
 spool on disk), ``poster`` (POST /api/message from a thread), ``reader`` (the WebSocket, or the
-stream as a fallback, from a thread), ``backoff``, ``persist`` (settings changed from chat written
-back to the config file), ``secret`` (the token in the keyring), ``report`` (status text) and
-``component`` (lifecycle and the ``!bridge`` commands).
+stream as a fallback, from a thread), ``ringread`` (what a gap left in Matterbridge's buffer),
+``inlet`` (Matterbridge's messages on their way to main chat: deduplicated, batched),
+``handover`` (the gapless ``!pyreload``), ``gatewaycheck`` (is the gateway name right?),
+``backoff``, ``persist`` (settings changed from chat written back to the config file), ``secret``
+(the token in the keyring), ``report`` (status text) and ``component`` (lifecycle and the
+``!bridge`` commands).
 """
 
 from vhctl_hub.bridge.component import BridgeComponent
