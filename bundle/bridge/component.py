@@ -239,9 +239,13 @@ class BridgeComponent(Component):
             self.ctx.log(f"cannot read the hand-over: {exc}")
             baton, since, gapless = None, None, True
         older: List[Entry] = []
-        if not gapless and since is not None:
-            older = [e for e in (self._entry(m, message_key(m)) for m in self._recovery.collect(since))
-                     if e is not None]
+        reader = self._reader
+        if not gapless and since is not None and reader is not None:
+            if reader.joined:  # read back now, so that the gap comes before what we hold
+                older = [e for e in (self._entry(m, message_key(m)) for m in self._recovery.collect(since))
+                         if e is not None]
+            else:              # the reader reads it back once it is connected
+                reader.gap_since = since
         skipped = self.inlet.release(baton, older)
         if baton is not None:
             self.ctx.log(f"took over from the previous instance: {len(baton.waiting)} messages it had not "

@@ -140,3 +140,20 @@ def test_M82_M86_a_clean_hub_restart_reads_back_what_was_routed_while_the_hub_wa
     wait_until(lambda: shown(second, carol, "after") == ["after 0"], 20, second.hub)
     lines = [line[len(PREFIX):] for line in second.chat_lines(carol) if line.startswith(PREFIX)]
     assert lines == ["down 0", "down 1", "down 2", "after 0"]   # "before 0" was shown by the first hub
+
+
+def test_M82_pyreload_during_a_gap_hands_the_gap_over_and_the_new_instance_reads_it_back(
+        make_bridge_hub, standin, mode):
+    mb, bridge, alice = connected_lab(make_bridge_hub, standin, mode)
+    mb.inject("before 0", "bob")
+    wait_until(lambda: shown(bridge, alice, "before") == ["before 0"], 10, bridge.hub)
+    cut(mb)
+    for i in range(3):
+        mb.inject(f"gap {i}", "bob")
+    bridge.reload()               # the old instance is not connected: it hands over where its gap began
+    mb.set_delay(0.0)
+    wait_until(lambda: len(shown(bridge, alice, "gap")) >= 3, 20, bridge.hub)
+    mb.inject("after 0", "bob")
+    wait_until(lambda: shown(bridge, alice, "after") == ["after 0"], 20, bridge.hub)
+    lines = [line[len(PREFIX):] for line in bridge.chat_lines(alice) if line.startswith(PREFIX)]
+    assert lines == ["before 0", "gap 0", "gap 1", "gap 2", "after 0"]
