@@ -5,7 +5,6 @@ reloads (A24), and the lowest version the requirements allow writes the same sam
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import prometheus_client
 import pytest
 from api_helpers import get, snapshot, user, wait_until
 from cli_helpers import REPO
+from lowest_versions import install_lowest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vhctl_hub.api.metrics import Exposition, Reading, RequestCounter
@@ -98,12 +98,8 @@ def test_A24_metrics_serve_in_both_modes_and_single_mode_reloads(make_api_hub, m
 
 @pytest.mark.slow
 def test_the_lowest_allowed_prometheus_client_writes_the_same_samples(tmp_path: Path):
-    line = next(r for r in (REPO / "bundle" / "requirements.txt").read_text().splitlines()
-                if r.startswith("prometheus-client"))
-    lowest = re.search(r">=([\d.]+)", line).group(1)
     target = tmp_path / "lowest"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
-                    "--target", str(target), f"prometheus-client=={lowest}.*"], check=True, timeout=300)
+    lowest = install_lowest("prometheus-client", target)
     outputs = []
     for path in (str(target), ""):  # the lowest, then the dev venv's (newest)
         done = subprocess.run([sys.executable, "-c", RENDER_FIXED, path or str(REPO / "tests" / "api"),
