@@ -9,8 +9,19 @@ stream as a fallback, from a thread), ``ringread`` (what a gap left in Matterbri
 ``backoff``, ``persist`` (settings changed from chat written back to the config file), ``secret``
 (the token in the keyring), ``report`` (status text) and ``component`` (lifecycle and the
 ``!bridge`` commands).
+
+``BridgeComponent`` is imported on first use (when the script loads it), so that the pure parts
+(``gatewaycheck``) can be imported where the bridge's network libraries are not installed: the CLI.
 """
 
-from vhctl_hub.bridge.component import BridgeComponent
+from typing import Any
 
 __all__ = ["BridgeComponent"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BridgeComponent":
+        from vhctl_hub.bridge.component import BridgeComponent
+
+        return BridgeComponent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

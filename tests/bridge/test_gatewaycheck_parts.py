@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from vhctl_hub.bridge.gatewaycheck import from_traffic, in_config, parse
@@ -62,3 +65,11 @@ def test_M48_traffic_from_another_gateway_only_names_it():
     assert from_traffic("dchub", ["dchub", "other"], 3, False) is None   # an account in two gateways
     assert "nothing has come back" in from_traffic("dchub", [], 1, True)
     assert from_traffic("dchub", [], 0, True) is None                     # nothing sent: nothing to say
+
+
+def test_the_checks_import_without_the_bridge_network_libraries():
+    """The CLI (vhctl doctor) calls them in a venv that has neither websockets nor urllib3."""
+    code = ("import sys, vhctl_hub.bridge.gatewaycheck; "
+            "print([m for m in ('websockets', 'urllib3') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
