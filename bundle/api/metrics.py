@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -58,8 +58,8 @@ def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, help_text, value=value)
 
 
-def _labelled(kind: Callable[..., Metric], name: str, help_text: str, label: str,
-              rows: Mapping[str, float]) -> Metric:
+def _labelled(kind: Callable[..., Union[CounterMetricFamily, GaugeMetricFamily]], name: str, help_text: str,
+              label: str, rows: Mapping[str, float]) -> Metric:
     family = kind(name, help_text, labels=[label])
     for key, value in rows.items():
         family.add_metric([key], value)

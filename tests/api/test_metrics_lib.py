@@ -88,9 +88,9 @@ def test_A24_metrics_serve_in_both_modes_and_single_mode_reloads(make_api_hub, m
     for round_ in range(3 if mode == "single" else 1):
         if round_:
             api.reload()
-        base = api.url()
-        wait_until(lambda: get(base + "/api/stats").json()["complete"], hub=api.hub)
-        found = samples(get(base + "/metrics").text)
+        stats, scrape = api.url() + "/api/stats", api.url() + "/metrics"
+        wait_until(lambda url=stats: get(url).json()["complete"], hub=api.hub)
+        found = samples(get(scrape).text)
         assert found[("vhctl_hub_users_online", ())] == api.hub.users_count
         assert found[("vhctl_api_requests_total", (("endpoint", "/api/stats"), ("status", "200")))] >= 1
         assert ("vhctl_hub_hook_calls_total", (("hook", "OnTimer"),)) in found
