@@ -12,6 +12,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import tomlkit
+from vhctl_hub.bridge import gatewaycheck
 from vhctl_hub.config import Settings
 from vhctl_hub.secrets import tokens_equal
 
@@ -210,30 +211,11 @@ def account_problem(data: dict[str, Any], settings: Settings, token: Optional[st
 
 
 def gateway_problem(data: dict[str, Any], settings: Settings, where: str) -> tuple[str, str]:
-    """What keeps our account from the gateway bridge.gateway in ``data``, as (problem, fix); ("",
-    "") when a gateway of that name is enabled and has our account both ways (M2, M3). Not the
-    bridge's ``gatewaycheck.in_config``: importing anything of ``vhctl_hub.bridge`` runs that
-    package's ``__init__``, which imports the hub-side bridge and websockets, not installed with
-    the CLI."""
-    name = settings.bridge.gateway
-    merge = f"vhctl matterbridge-toml --merge {where} --force"
-    gateways = [g for g in data.get("gateway", []) if isinstance(g, dict)] \
-        if isinstance(data.get("gateway"), list) else []
-    ours = next((g for g in gateways if g.get("name") == name), None)
-    if ours is None:
-        found = ", ".join(repr(g.get("name")) for g in gateways) or "none"
-        return (f"{where} has no gateway named {name!r} (it has: {found}); Matterbridge accepts "
-                "messages for an unknown gateway and drops them",
-                f"set ours to one of them: `vhctl configure bridge.gateway=NAME`, or add it: `{merge}`")
-    if ours.get("enable") is not True:
-        return f"the gateway {name!r} in {where} is not enabled (enable=true is needed)", "add enable=true to it"
+    """What keeps our account from the gateway bridge.gateway in ``data`` (the bridge's own check,
+    ``gatewaycheck.in_config``), as (problem, fix); ("", "") when nothing does."""
     account = our_api_account(data, settings)
-    directions = {key for key in ("inout", "in", "out") for entry in ours.get(key, [])
-                  if isinstance(entry, dict) and account and entry.get("account") == f"api.{account}"}
-    if not directions:
-        return (f"the gateway {name!r} in {where} does not list our account"
-                + (f" api.{account}" if account else ""), f"add it as [[gateway.inout]], or run `{merge}`")
-    if "inout" not in directions and directions != {"in", "out"}:
-        return (f"the gateway {name!r} lists api.{account} only as {directions.pop()}: the bridge both "
-                "sends and receives", "list it under [[gateway.inout]]")
-    return "", ""
+    problem = gatewaycheck.in_config(data, settings.bridge.gateway, f"api.{account}" if account else "")
+    if problem is None:
+        return "", ""
+    return (f"{where}: {problem}", "name one of its gateways: `vhctl configure bridge.gateway=NAME`, or "
+            f"write ours: `vhctl matterbridge-toml --merge {where} --force`")

@@ -146,7 +146,7 @@ def test_M1_M2_doctor_compares_matterbridge_toml_account_token_and_gateway(tmp_p
     everywhere = variant('BindAddress = "127.0.0.1:4242"', 'BindAddress = "0.0.0.0:4242"')["matterbridge.toml"]
     assert everywhere["status"] == "ok", everywhere
     other_gateway = variant('name = "dchub"', 'name = "other"')["gateway"]
-    assert other_gateway["status"] == "fail" and "no gateway named 'dchub' (it has: 'other')" in other_gateway["message"]
+    assert other_gateway["status"] == "fail" and "has no gateway named dchub; it has: other" in other_gateway["message"]
     assert "bridge.gateway=NAME" in other_gateway["fix"]
     disabled = variant("enable = true", "enable = false")["gateway"]
     assert disabled["status"] == "fail" and "not enabled" in disabled["message"]
