@@ -8,6 +8,7 @@ import time
 from urllib.parse import quote
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 import requests
 from api_helpers import snapshot, user
 
@@ -184,15 +185,17 @@ def test_metrics_are_prometheus_text_with_requests_by_route_and_hook_times(lab):
     lab.get("/api/user/alice")
     lab.get("/api/user/nobody")
     lab.get("/no/such/path")
-    text = lab.get("/metrics").text
-    assert "vhctl_hub_users_online 3" in text and "vhctl_hub_total_share_bytes 11111111100" in text
-    assert 'vhctl_api_requests_total{endpoint="/api/user/{nick}",status="200"} 1' in text
-    assert 'vhctl_api_requests_total{endpoint="/api/user/{nick}",status="404"} 1' in text
-    assert 'vhctl_api_requests_total{endpoint="other",status="404"} 1' in text
-    assert 'vhctl_hub_hook_calls_total{hook="OnTimer"} 10' in text
-    assert 'vhctl_hub_hook_seconds_total{hook="OnTimer"} 0.0004' in text
-    assert "vhctl_hub_queue_length 2" in text and "vhctl_api_cache_age_seconds 0.25" in text
-    assert "vhctl_api_paused_seconds_total " in text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(lab.get("/metrics").text) for s in family.samples}
+    assert samples[("vhctl_hub_users_online", ())] == 3
+    assert samples[("vhctl_hub_total_share_bytes", ())] == 11111111100
+    route = lambda endpoint, status: ("vhctl_api_requests_total", (("endpoint", endpoint), ("status", status)))  # noqa: E731
+    assert samples[route("/api/user/{nick}", "200")] == samples[route("/api/user/{nick}", "404")] == 1
+    assert samples[route("other", "404")] == 1
+    assert samples[("vhctl_hub_hook_calls_total", (("hook", "OnTimer"),))] == 10
+    assert samples[("vhctl_hub_hook_seconds_total", (("hook", "OnTimer"),))] == 0.0004
+    assert samples[("vhctl_hub_queue_length", ())] == 2 and samples[("vhctl_api_cache_age_seconds", ())] == 0.25
+    assert ("vhctl_api_paused_seconds_total", ()) in samples
     assert lab.get("/metrics").headers["content-type"].startswith("text/plain; version=0.0.4")
 
 
