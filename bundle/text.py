@@ -22,9 +22,12 @@ from typing import Callable, List, Tuple
 
 from vhctl_hub import hublog
 
-#: The bytes the hub's own escaper replaces (F64, F49.57), in NMDC's &#N; form.
-_ESCAPES = {"$": "&#36;", "|": "&#124;", "\x00": "&#0;", "\x05": "&#5;", "`": "&#96;", "~": "&#126;"}
-_ESCAPE_RE = re.compile("[$|\x00\x05`~]")
+#: What must be escaped in NMDC chat text, in the &#N; form clients decode (F64): ``$`` and ``|``
+#: are protocol syntax, NUL and ``\x05`` would end or corrupt a message. The hub's own escaper also
+#: turns backtick and ``~`` into entities (F49.57), but clients show those literally (microdc2 reads
+#: ``&#126;`` as six characters), and neither means anything in a chat message: they are sent as is.
+_ESCAPES = {"$": "&#36;", "|": "&#124;", "\x00": "&#0;", "\x05": "&#5;"}
+_ESCAPE_RE = re.compile("[$|\x00\x05]")
 _UNESCAPE_RE = re.compile(r"&#(0|5|36|124|96|126);")
 _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # tab stays; CR/LF are split before this runs
 _LINE_BREAK_RE = re.compile("\r\n|\r|\n")
@@ -35,7 +38,7 @@ ELLIPSIS = "\u2026"
 
 
 def nmdc_escape(text: str) -> str:
-    """Escape the characters the hub escapes (F64): ``$`` ``|`` NUL ``\\x05`` backtick ``~``."""
+    """Escape what NMDC chat text must not carry raw: ``$`` ``|`` NUL ``\\x05``."""
     return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(0)], text)
 
 
