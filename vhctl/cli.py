@@ -92,14 +92,6 @@ def keep_examples(text: str) -> str:
     return "\n\n".join(out)
 
 
-def _register() -> None:
-    """Attach each command module's typer function (one module per command) when the CLI runs, not
-    when this module is imported: commands that still take ``state`` through this module (rather
-    than from ``vhctl.state``) may be imported first and would then be half loaded."""
-    register_all(app)
-    _keep_all_examples(app)
-
-
 def _keep_all_examples(group: typer.Typer) -> None:
     """``keep_examples`` on the help of ``group``, its commands and its sub-groups."""
     if isinstance(group.info.help, str):
@@ -112,6 +104,11 @@ def _keep_all_examples(group: typer.Typer) -> None:
             sub.help = keep_examples(sub.help)
         if sub.typer_instance is not None:
             _keep_all_examples(sub.typer_instance)
+
+
+# One module per command; the command modules import only vhctl.state, never this module.
+register_all(app)
+_keep_all_examples(app)
 
 
 class _Interrupts:
@@ -135,7 +132,6 @@ def _show_help() -> None:
 def _run(argv: list[str], interrupts: _Interrupts) -> int:
     """Run one command line; returns the exit code."""
     try:
-        _register()
         if not argv and not os.environ.get(COMPLETE_VAR):
             _show_help()
             return USAGE_EXIT

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Dict, Iterable, Optional
 import typer
 
 from vhctl import doctor
-from vhctl.cli import state
+from vhctl.state import state
 from vhctl.output import emit
 
 HELP = """Check the installation: Python versions, plugin mode, venv imports, scripts, keyring,

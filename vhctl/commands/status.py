@@ -28,7 +28,7 @@ from vhctl_hub import secrets as vault
 from vhctl_hub.status import STALE_AFTER, read_status, scrub
 
 from vhctl import configfile
-from vhctl.cli import state
+from vhctl.state import state
 from vhctl.commands.token import use_hub_keyring
 from vhctl.errors import VhctlError
 from vhctl.hubvenv import hub_state_dir

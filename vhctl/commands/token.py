@@ -13,14 +13,14 @@ import pwd
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, Iterable
+from typing import Annotated, Any, Dict, Iterable
 
 import typer
 from vhctl_hub import secrets as vault
 from vhctl_hub.config import Settings
 
 from vhctl import configfile, hubvenv
-from vhctl.cli import state
+from vhctl.state import state
 from vhctl.errors import VhctlError
 from vhctl.output import emit
 
@@ -57,33 +57,33 @@ class Secret(str, Enum):
 LABELS = {"api": "API token", "matterbridge": "Matterbridge token"}
 #: Longest token `set` accepts, characters.
 MAX_TOKEN = 512
-NAME_ARG = typer.Argument(Secret.api, help="which token: api or matterbridge")
-JSON_OPT = typer.Option(False, "--json", help="print the result as JSON")
+NameArg = Annotated[Secret, typer.Argument(help="which token: api or matterbridge")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
 
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
     @group.command("generate", help="Create the token if there is none (an existing one is kept).")
-    def generate_command(name: Secret = NAME_ARG, as_json: bool = JSON_OPT) -> None:
+    def generate_command(name: NameArg = Secret.api, as_json: JsonOpt = False) -> None:
         _report(new_token(name.value, replace=False), as_json)
 
     @group.command("rotate", help="Replace the token with a new one (clients of the old one get 401).")
-    def rotate_command(name: Secret = NAME_ARG, as_json: bool = JSON_OPT) -> None:
+    def rotate_command(name: NameArg = Secret.api, as_json: JsonOpt = False) -> None:
         _report(new_token(name.value, replace=True), as_json)
 
     @group.command("set", help="Store a token you have (read from stdin, or typed twice at a prompt).")
-    def set_command(name: Secret = NAME_ARG, as_json: bool = JSON_OPT) -> None:
+    def set_command(name: NameArg = Secret.api, as_json: JsonOpt = False) -> None:
         _report(set_token(name.value, _read_value(name.value)), as_json)
 
     @group.command("show", help="Say whether the token is set and where (masked unless --reveal).")
-    def show_command(name: Secret = NAME_ARG,
-                     reveal: bool = typer.Option(False, "--reveal", help="print the whole token"),
-                     as_json: bool = JSON_OPT) -> None:
+    def show_command(name: NameArg = Secret.api,
+                     reveal: Annotated[bool, typer.Option("--reveal", help="print the whole token")] = False,
+                     as_json: JsonOpt = False) -> None:
         _report(show(name.value, reveal), as_json)
 
     @group.command("delete", help="Remove the token (the API then serves public data only).")
-    def delete_command(name: Secret = NAME_ARG, as_json: bool = JSON_OPT) -> None:
+    def delete_command(name: NameArg = Secret.api, as_json: JsonOpt = False) -> None:
         _report(delete(name.value), as_json)
 
     app.add_typer(group, name="token", help=HELP)
