@@ -28,6 +28,7 @@ Run: .venv/bin/python bench/api_bench.py [--users 1000 5000] [--seconds 8] [--co
 
 from __future__ import annotations
 
+import dataclasses
 import argparse
 import gc
 import http.client
@@ -48,7 +49,7 @@ from typing import Any, Dict, List
 from vhctl.render import render
 from vhctl.sim.hub import Hub
 from vhctl.sim.users import SimUser
-from vhctl_hub.cache import LIST_PASSES
+from vhctl_hub.reconcile import LIST_PASSES
 
 #: Time between two rounds of hub events in the load phases (GIL-free on the hub thread), seconds.
 EVENT_EVERY = 0.01
@@ -204,9 +205,8 @@ def reconciliation(hub: Hub, timer: HookTimer) -> Dict[str, Any]:
     cache = runtime_of(hub).cache
     timer.take("OnTimer")
     for _ in range(LIST_PASSES):
-        cache.reconcile_seconds = 0.0
+        hub.call(cache.reconcile_now)
         hub.tick()
-        cache.reconcile_seconds = STEADY_RECONCILE
         while cache.reconciling:
             time.sleep(0.002)
             hub.tick()
@@ -215,8 +215,10 @@ def reconciliation(hub: Hub, timer: HookTimer) -> Dict[str, Any]:
 
 def hub_minutes(hub: Hub, timer: HookTimer, minutes: int) -> Dict[str, Any]:
     """``minutes`` of the hub's clock in 1 s OnTimer steps, reconcile_seconds = 60."""
-    cache = runtime_of(hub).cache
-    cache.reconcile_seconds = 60.0
+    runtime = runtime_of(hub)
+    cache, settings = runtime.cache, runtime.settings
+    hub.call(settings.offer, settings.owner, dataclasses.replace(settings(), reconcile_seconds=60.0),
+             [settings.owner])  # the owner's own new settings are taken at once
     passes = cache.passes
     timer.take("OnTimer")
     start = time.time()

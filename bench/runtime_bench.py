@@ -94,7 +94,7 @@ def _drive(hub: Hub, events: int) -> None:
     crowd = hub.login_many([(f"user{i}", {"share": i * 1000}) for i in range(100)])
     talker = hub.login("talker", user_class=3)
     _ticks(hub, 5)  # the cache's first reconciliation happens here
-    hub.plugin._hook_times.clear()
+    hub.plugin.reset_hook_stats()
     _ticks(hub, events)
     for i in range(events):
         talker.say(f"line {i}")
@@ -137,7 +137,7 @@ def measure_flood(mode: str, events: int, budget_ms: float) -> Tuple[Dict[str, f
             assert "is now loaded" in hub.pyload(_script(Path(tmp), "Flood", budget_ms))
             _ticks(hub, 5)
             time.sleep(0.2)  # let the flood fill the queue
-            hub.plugin._hook_times.clear()
+            hub.plugin.reset_hook_stats()
             _ticks(hub, events)
             stats = hub.plugin.hook_stats()["OnTimer"]
             drained = _queue_done(hub) / max(1, events)

@@ -86,6 +86,11 @@ class HubCache:
             self.active = True
             self._reconciler.restart()
 
+    def reconcile_now(self) -> None:
+        """Hub thread: the next tick starts a reconciliation, whatever the period (the benchmark
+        forces passes back to back this way)."""
+        self._reconciler.restart()
+
     def on_login(self, nick: str) -> None:
         """OnUserLogin: fetch the user from vh (the hook gives only the nick)."""
         self._event()

@@ -41,7 +41,7 @@ def test_F1_wrong_venv_fails_with_one_line_and_leaves_the_hub_alone(make_hub, sc
     assert len({ln[ln.index("vhctl: "):] for ln in lines}) == 1 and expected in lines[0]
     assert problem.get("site_packages") not in sys.path
     if hub.mode == "single":  # no hook of ours was defined in the shared namespace
-        assert "OnTimer" not in hub.plugin._interp.main.__dict__
+        assert "OnTimer" not in hub.plugin.shared_main.__dict__
     hub.tick()  # nothing of ours runs
 
 

@@ -93,6 +93,15 @@ class Plugin:
         """Hub-thread time per hook event (all scripts of one dispatch together)."""
         return {name: h.summary() for name, h in self._hook_times.items()}
 
+    def reset_hook_stats(self) -> None:
+        """Forget the hook times so far (a benchmark measures one phase at a time)."""
+        self._hook_times.clear()
+
+    @property
+    def shared_main(self) -> Any:
+        """Single mode: the ``__main__`` module every script shares (F3); None in sub mode."""
+        return self._interp.main if self.mode == "single" else None
+
     def script_stats(self) -> dict[int, dict[str, dict[str, float]]]:
         """Hub-thread time per script id and hook."""
         out: dict[int, dict[str, dict[str, float]]] = {}
