@@ -19,8 +19,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from vhctl_hub import secrets as vault
 from vhctl_hub.config import Settings
+from vhctl_hub.status import read_status
 
 from vhctl import configfile, hubvenv, mbconfig, plugin_lib
+from vhctl.hubvenv import hub_state_dir
 from vhctl.commands.status import _get_json, probe_matterbridge
 from vhctl.commands.token import use_hub_keyring
 from vhctl.errors import VhctlError
@@ -178,14 +180,19 @@ def check_api_port(settings: Settings, timeout: float) -> Result:
                   "stop that program, or choose another: `vhctl configure api.port=PORT`")
 
 
-def check_matterbridge(settings: Settings, timeout: float) -> Result:
+def check_matterbridge(settings: Settings, timeout: float, asked: bool = False) -> Result:
     """Matterbridge answers /api/health with our Matterbridge token (400: none sent, 401: another
-    one than Matterbridge's, M11)."""
+    one than Matterbridge's, M11). Not checked (a warning) on a hub that shows no sign of using the
+    bridge, unless ``asked`` (a matterbridge.toml was given to compare)."""
     use_hub_keyring(settings)
     try:
         token = vault.read_secret("matterbridge")
     except vault.KeyringUnavailable:
         token = None
+    if token is None and not asked and not bridge_in_use(settings):
+        return Result("matterbridge", WARN, "not checked: no Matterbridge token, no [bridge] settings, and the "
+                      "bridge never ran here (nothing to do if the hub uses only the REST API)",
+                      "to bridge the hub's chat: `vhctl token set matterbridge`, then !pyload matterbridge.py")
     health = probe_matterbridge(settings.bridge.url, token, timeout)
     if health["ok"]:
         return Result("matterbridge", OK, health["message"])
@@ -198,6 +205,13 @@ def check_matterbridge(settings: Settings, timeout: float) -> Result:
     message = health["message"] if health["message"].startswith(settings.bridge.url) else \
         f"{settings.bridge.url}: {health['message']}"
     return Result("matterbridge", FAIL, message, fix)
+
+
+def bridge_in_use(settings: Settings) -> bool:
+    """Whether anything says the hub uses the bridge: [bridge] settings other than the defaults, or
+    a status file the bridge component left in the hub's state folder."""
+    return (settings.bridge != type(settings.bridge)()
+            or read_status(hub_state_dir(settings), "bridge") is not None)
 
 
 def read_matterbridge_toml(path: Optional[Path]) -> Tuple[Optional[Dict[str, Any]], Optional[Result]]:
@@ -255,7 +269,7 @@ def run_all(config_path: Path, timeout: float = 2.0, matterbridge_toml: Optional
             lambda: check_python(settings), lambda: check_plugin_mode(settings),
             lambda: check_imports(settings), lambda: check_scripts(settings, config_path),
             lambda: check_keyring(settings), lambda: check_api_port(settings, timeout),
-            lambda: check_matterbridge(settings, timeout)]
+            lambda: check_matterbridge(settings, timeout, matterbridge_toml is not None)]
         if unreadable is not None:
             checks.append(lambda: unreadable)
         elif mb_data is not None and matterbridge_toml is not None:

@@ -161,3 +161,12 @@ def test_M1_M2_doctor_compares_matterbridge_toml_account_token_and_gateway(tmp_p
     human = run_vhctl(config, "doctor", "--timeout", "1", "--matterbridge-toml", str(toml), env=env, replace_env=True)
     assert human.returncode == 1
     assert any(line.startswith("fail  matterbridge.toml: ") and " -> " in line for line in human.stdout.splitlines())
+
+
+def test_a_hub_that_uses_only_the_api_gets_a_warning_not_a_failure_for_matterbridge(tmp_path: Path) -> None:
+    config = _write_config(tmp_path / "config.toml", "[api]\nport = 18412\n")
+    checks = _checks(run_vhctl(config, "doctor", "--json", "--timeout", "1", env=headless_env(tmp_path),
+                               replace_env=True))
+    assert checks["matterbridge"]["status"] == "warn", checks["matterbridge"]
+    assert "only the REST API" in checks["matterbridge"]["message"]
+    assert "vhctl token set matterbridge" in checks["matterbridge"]["fix"]
