@@ -126,7 +126,8 @@ class ApiComponent(Component):
         self.keeper.refresh()
         url = self.server.start(self.app, self.settings.host, port)
         self._served_before = self.requests.total()  # `!api status` counts this start's requests
-        self.ctx.status.set(last_error=None, last_error_at=None)  # an old failure is not this run's        self._keeper_stop = threading.Event()
+        self.ctx.status.set(last_error=None, last_error_at=None)  # an old failure is not this run's
+        self._keeper_stop = threading.Event()
         self._keeper_thread = self.ctx.start_thread(self.keeper.run, "token", self._keeper_stop)
         self.ctx.status.set(serving=True, port=self.server.port, url=url)
         return url

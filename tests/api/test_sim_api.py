@@ -224,6 +224,23 @@ def test_token_from_vhctl_token_gives_private_fields_and_never_leaks(lab, capfd,
         assert token not in text and rotated not in text
 
 
+def test_a_rotated_token_is_taken_up_after_api_stop_and_start_too(lab):
+    """The thread that re-reads the keyring is started afresh by each `!api start`."""
+    import subprocess
+    import sys
+
+    port = _port(lab.base)
+    lab.command("!api stop", wait_for="API ")
+    assert "API running on" in lab.command(f"!api start {port}", wait_for="API ")
+    token = subprocess.run([sys.executable, "-m", "vhctl", "token", "generate"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    wait_until(lambda: get(lab.base + "/api/auth", token).status_code == 200, timeout=15, hub=lab.hub)
+    rotated = subprocess.run([sys.executable, "-m", "vhctl", "token", "rotate"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    wait_until(lambda: get(lab.base + "/api/auth", rotated).status_code == 200, timeout=15, hub=lab.hub)
+    assert get(lab.base + "/api/auth", token).status_code == 401
+
+
 def test_keyring_unavailable_serves_public_data_and_says_so_once(make_api_hub, monkeypatch, capfd):
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     api = make_api_hub("single")
