@@ -27,12 +27,12 @@ from vhctl.errors import VhctlError
 from vhctl.state import state
 
 #: The click that this typer parses with: its own copy (``typer._click``) or the click package.
-click: Any = getattr(typer.core, "_click", None) or getattr(typer.core, "click")
+click: Any = getattr(typer.core, "_click", None) or typer.core.click
 if getattr(typer.core, "rich", None) is not None:
     # Older typer formats help and errors with rich whenever it is installed, ignoring
     # rich_markup_mode=None: boxes wider than the text and errors on stdout. Plain click output,
     # the same with every allowed typer, is what the help texts and tests are written for.
-    typer.core.rich = None
+    typer.core.rich = None  # type: ignore[attr-defined]  # gone from newer typer, hence the getattr
 
 #: Ctrl-C (or end of input at a prompt) as typer/click report it: one class, or two in newer typer.
 ABORTS = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})

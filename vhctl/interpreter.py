@@ -97,10 +97,10 @@ def candidates(xy: str) -> Iterator[list[str]]:
             seen.add(os.path.realpath(path))
             yield [path]
     for generic in ("python3", "python"):  # the distribution's default may be the right X.Y
-        path = shutil.which(generic)
-        if path and os.path.realpath(path) not in seen:
-            seen.add(os.path.realpath(path))
-            yield [path]
+        found = shutil.which(generic)
+        if found and os.path.realpath(found) not in seen:
+            seen.add(os.path.realpath(found))
+            yield [found]
     launcher = shutil.which("py")  # the `py` launcher (python-launcher) picks a version by flag
     if launcher:
         yield [launcher, f"-{xy}"]

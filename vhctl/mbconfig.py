@@ -170,7 +170,8 @@ def our_api_account(data: dict[str, Any], settings: Settings) -> Optional[str]:
     """The ``api.NAME`` account of ``data`` that listens where bridge.url points (BindAddress, M1),
     None when no api account does."""
     host, port = _host_port(bind_address(settings))
-    accounts = data.get("api") if isinstance(data.get("api"), dict) else {}
+    found = data.get("api")
+    accounts: dict[str, Any] = found if isinstance(found, dict) else {}
     for name, table in accounts.items():
         if isinstance(table, dict) and isinstance(table.get("BindAddress"), str):
             their_host, their_port = _host_port(table["BindAddress"])
