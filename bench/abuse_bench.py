@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_bench import HookTimer, api_url, login_users, make_hub, phase, runtime_of, settle  # noqa: E402
+from api_bench import HookTimer, api_url, login_users, make_hub, phase, runtime_of, settle
 
-from vhctl_hub.api.admission import Limits  # noqa: E402
+from vhctl_hub.api.admission import Limits
 
 ABUSE_KINDS = {
     "idle": b"",
@@ -117,7 +117,8 @@ def abusers(port: int, seconds: float, churn: bool) -> Dict[str, Any]:
               "slow_reader": 2 * limits.max_requests}
     stop = threading.Event()
     opened = {kind: [0] for kind in ABUSE_KINDS}
-    holders = [threading.Thread(target=hold, args=(port, ABUSE_KINDS[k], counts[k], stop, opened[k], churn), daemon=True)
+    holders = [threading.Thread(target=hold, daemon=True,
+                                args=(port, ABUSE_KINDS[k], counts[k], stop, opened[k], churn))
                for k in ABUSE_KINDS]
     for thread in holders:
         thread.start()

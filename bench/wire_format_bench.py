@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Callable, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "api"))
-from api_helpers import snapshot, user  # noqa: E402  (hand-made snapshots, as the API tests use)
+from api_helpers import snapshot, user
 
-from vhctl_hub.api import sse  # noqa: E402
-from vhctl_hub.api.metrics import Exposition, Reading, RequestCounter  # noqa: E402
-from vhctl_hub.api.server import SWITCH_INTERVAL  # noqa: E402
-from vhctl_hub.events import EventFeed  # noqa: E402
+from vhctl_hub.api import sse
+from vhctl_hub.api.metrics import Exposition, Reading, RequestCounter
+from vhctl_hub.api.server import SWITCH_INTERVAL
+from vhctl_hub.events import EventFeed
 
 HOOKS = ("OnTimer", "OnParsedMsgAny", "OnParsedMsgChat", "OnUserLogin", "OnUserLogout", "OnParsedMsgMyINFO",
          "OnOperatorCommand", "OnUserCommand", "OnHubCommand", "OnParsedMsgPM", "OnNewConn", "OnCloseConn")

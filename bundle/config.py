@@ -263,7 +263,8 @@ class Settings:
         return settings_from_dict(data, origin="")
 
 
-SECTIONS: Dict[str, type] = {"hub": HubSettings, "api": ApiSettings, "bridge": BridgeSettings, "runtime": RuntimeSettings}
+SECTIONS: Dict[str, type] = {"hub": HubSettings, "api": ApiSettings, "bridge": BridgeSettings,
+                             "runtime": RuntimeSettings}
 
 
 def known_keys() -> Tuple[str, ...]:

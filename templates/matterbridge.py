@@ -54,15 +54,15 @@ if SITE_PACKAGES not in sys.path:
 import site  # noqa: E402
 site.addsitedir(SITE_PACKAGES)  # also runs the venv's .pth files
 try:
-    import vhctl_hub.script as hub_runtime  # noqa: E402
-except Exception as exc:  # any kind: a missing, partial or broken install
+    import vhctl_hub.script as hub_runtime
+except Exception as exc:  # noqa: BLE001  (any kind: a missing, partial or broken install)
     _cannot_load("cannot import vhctl_hub from %s (%s: %s); run: vhctl install"
                  % (SITE_PACKAGES, type(exc).__name__, exc))
 try:
     hub_runtime.register(COMPONENT, CONFIG_FILE, globals())
 except hub_runtime.LoadError as exc:
     _cannot_load(str(exc))
-except Exception as exc:  # a bug of ours: still one line, and the hub goes on
+except Exception as exc:  # noqa: BLE001  (a bug of ours: still one line, and the hub goes on)
     _cannot_load("%s failed to start (%s: %s); please report it" % (COMPONENT, type(exc).__name__, exc))
 
 

@@ -27,7 +27,7 @@ from vhctl.errors import VhctlError
 from vhctl.state import state
 
 #: The click that this typer parses with: its own copy (``typer._click``) or the click package.
-click: Any = getattr(typer.core, "_click", None) or typer.core.click
+click: Any = getattr(typer.core, "_click", None) or getattr(typer.core, "click", None)
 if getattr(typer.core, "rich", None) is not None:
     # Older typer formats help and errors with rich whenever it is installed, ignoring
     # rich_markup_mode=None: boxes wider than the text and errors on stdout. Plain click output,

@@ -113,7 +113,8 @@ def check_imports(settings: Settings) -> Result:
         return Result("imports", FAIL, f"cannot import: {names}", "run `vhctl install` again")
     problem = hubvenv.dist_problem(found["dist"])  # the wheel pip installed, as `pip list` shows it
     if problem:
-        return Result("imports", FAIL, f"vhctl_hub {found['version']} imports, but {problem}", "run `vhctl install` again")
+        return Result("imports", FAIL, f"vhctl_hub {found['version']} imports, but {problem}",
+                      "run `vhctl install` again")
     return Result("imports", OK, f"all {len(VENV_IMPORTS)} modules import; vhctl_hub {found['version']} "
                   f"(pip list: {hubvenv.DISTRIBUTION} {found['dist']['version']})")
 

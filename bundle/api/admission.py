@@ -100,7 +100,7 @@ class ConnectionGate:
         gate = self
 
         class Admitted(base):  # type: ignore[misc, valid-type]
-            def connection_made(self, transport: Any) -> None:  # noqa: D401 - asyncio protocol API
+            def connection_made(self, transport: Any) -> None:  # asyncio's protocol API
                 super().connection_made(transport)
                 gate.opened(self, transport)
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-import fastapi.openapi.docs  # noqa: F401 - imported now, not lazily on a server thread (see webstack)
+import fastapi.openapi.docs  # imported now, not lazily on a server thread (see webstack)
 import fastapi.openapi.utils  # noqa: F401
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder

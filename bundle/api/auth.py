@@ -4,7 +4,8 @@ The token lives in the keyring (``vhctl_hub.secrets``). Reading a keyring can bl
 collection), so it is never read on a request: a small thread of the API re-reads it when its
 ``stamp`` changes (a stat of the keyring file, checked every ``POLL_SECONDS``), at least every
 ``REFRESH_SECONDS`` (a system keyring has no file to stat), and soon after a failed check, so
-`vhctl token rotate` takes effect in about a second, without a reload. Requests only compare against the value in memory, with ``hmac.compare_digest``.
+`vhctl token rotate` takes effect in about a second, without a reload. Requests only compare against
+the value in memory, with ``hmac.compare_digest``.
 
 The token itself is never logged, never put in the status file, never sent to chat: only the *state*
 ("set", "not set", "keyring unavailable: ...") is shown, and logged once per change.

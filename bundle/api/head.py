@@ -37,6 +37,6 @@ class HeadAsGet:
 
         try:
             await self.app({**scope, "method": "GET"}, receive, head_only)
-        except Exception:  # noqa: BLE001 - after the head, the app's "client went away" in any form
+        except Exception:  # after the head, the app's "client went away" in any form
             if not done:
                 raise

@@ -81,9 +81,9 @@ class ApiServer:
     ``stack`` is the ``webstack.WebStack`` whose uvicorn module and HTTP protocol class are used."""
 
     def __init__(self, start_thread: Callable[..., threading.Thread], stack: Any,
-                 limits: Limits = Limits()) -> None:
+                 limits: Optional[Limits] = None) -> None:
         self._start_thread = start_thread
-        self._limits = limits
+        self._limits = limits or Limits()
         self._stack = stack
         self._lock = threading.Lock()
         self._server: Any = None

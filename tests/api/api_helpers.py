@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 import requests
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
-from runtime_helpers import wait_until  # noqa: E402  (shared with the runtime tests)
+from runtime_helpers import wait_until
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub
@@ -83,7 +83,7 @@ def api_threads() -> List[str]:
 class StandaloneApi:
     """The real app and server over a settable snapshot, without a hub (unit level)."""
 
-    def __init__(self, snap: HubSnapshot, limits: Limits = Limits(), **settings: Any) -> None:
+    def __init__(self, snap: HubSnapshot, limits: Optional[Limits] = None, **settings: Any) -> None:
         self.snapshot = snap
         self.logs: List[str] = []
         self.feed = EventFeed()

@@ -1,5 +1,5 @@
-"""Fixtures of the REST API tests (the file keyring is tests/conftest.py's): hand-made snapshots served by a real uvicorn,
-and simulated hubs (both plugin modes) with the rendered hub_api.py loaded by an operator."""
+"""Fixtures of the REST API tests (the file keyring is tests/conftest.py's): hand-made snapshots
+served by a real uvicorn, and simulated hubs (both plugin modes) with the rendered hub_api.py loaded by an operator."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from api_helpers import ApiHub, StandaloneApi  # noqa: E402
+from api_helpers import ApiHub, StandaloneApi
 
-from vhctl.sim.hub import Hub  # noqa: E402
+from vhctl.sim.hub import Hub
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-from api_helpers import ApiHub, _toml as toml_value  # noqa: E402  (shared with the API tests)
-from runtime_helpers import wait_until  # noqa: E402
+from api_helpers import ApiHub, _toml as toml_value
+from runtime_helpers import wait_until
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub

@@ -11,10 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bridge_helpers import BridgeHub  # noqa: E402
+from bridge_helpers import BridgeHub
 
-from vhctl.sim.hub import Hub  # noqa: E402
-from vhctl.sim.matterbridge import MatterbridgeStandIn  # noqa: E402
+from vhctl.sim.hub import Hub
+from vhctl.sim.matterbridge import MatterbridgeStandIn
 
 
 @pytest.fixture

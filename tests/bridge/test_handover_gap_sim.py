@@ -109,7 +109,7 @@ def test_M32_after_the_first_read_a_gap_keeps_only_10_and_the_overflow_is_counte
         for i in range(15):
             mb.inject(f"r{round_} {i}", "bob")
         mb.set_delay(0.0)
-        wait_until(lambda: comp_counters().get("in_ring_reads", 0) >= round_, 20, bridge.hub)
+        wait_until(lambda reads=round_: comp_counters().get("in_ring_reads", 0) >= reads, 20, bridge.hub)
     bridge.connected()
     first = [f"r1 {i}" for i in range(15)]            # Buffer=1000 held them all
     second = [f"r2 {i}" for i in range(5, 15)]        # capacity 10 since the first read (M32)

@@ -24,7 +24,7 @@ class NoUpgrade(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     done = threading.Event()
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path != "/api/stream":
             self.send_error(404)
             return

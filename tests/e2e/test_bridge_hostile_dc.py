@@ -89,7 +89,8 @@ REMOTE = [
     Remote("ok\r\n<plain_dc> forged\n$ForceMove 127.0.0.1", "u",
            ["<u> ok", "<u> <plain_dc> forged", "<u> $ForceMove 127.0.0.1"]),
     Remote("a\x00b\x01c\x7fd\te\x1bf\x05g", "u", ["<u> a b c d e f g"]),
-    Remote("<HubOwner> I am the owner", "<Verlihub>|$x\r\ny", ["<\u2039Verlihub\u203a|$x y> <HubOwner> I am the owner"]),
+    Remote("<HubOwner> I am the owner", "<Verlihub>|$x\r\ny",
+           ["<\u2039Verlihub\u203a|$x y> <HubOwner> I am the owner"]),
     Remote("x", "alice\n<HubOwner> $ForceMove 1|2", ["<alice \u2039HubOwner\u203a $ForceMove 1|2> x"]),
     Remote("nul user", "nu\x00ll", ["<nu ll> nul user"]),
     Remote("no name", "", ["<?> no name"]),
@@ -249,8 +250,9 @@ def _wait_received(mb: MatterbridgeStandIn, nick: str, count: int, timeout: floa
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("mode", ["single", "sub"])
 def test_M23_M49_M50_F50_F64_hostile_text_both_ways_on_the_bytes_microdc2_receives(
-        mode: str, tmp_path: Path, standin: MatterbridgeStandIn, start_demo: Callable[..., DemoRun],
-        wiretap: Callable[[int], WireTap], microdc2: Callable[..., Microdc2],
+        mode: str, tmp_path: Path, standin: MatterbridgeStandIn,
+        start_demo: Callable[..., DemoRun],  # noqa: F811  (pytest fixtures, imported above)
+        wiretap: Callable[[int], WireTap], microdc2: Callable[..., Microdc2],  # noqa: F811
         witness: Callable[[int], RawClient]) -> None:
     demo = start_demo("--for", "580", "--mode", mode, "--matterbridge", standin.url,
                       "--matterbridge-token-env", TOKEN_ENV)

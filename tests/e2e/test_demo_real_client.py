@@ -27,10 +27,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "sim_hub"))
 
-from test_hub_real_client import PYLIST_EMPTY, Microdc2  # noqa: E402
-from test_hub_real_client import microdc2  # noqa: E402,F401 - the fixture that starts Microdc2
+from test_hub_real_client import PYLIST_EMPTY, Microdc2
+from test_hub_real_client import microdc2  # noqa: F401 - the fixture that starts Microdc2
 
-from vhctl.demo import port_open  # noqa: E402
+from vhctl.demo import port_open
 
 T = TypeVar("T")
 MIB = 1024 ** 2
@@ -76,7 +76,7 @@ class DemoRun:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"vhctl demo did not exit in {timeout} s; its log:\n{self.log()}")
+            raise AssertionError(f"vhctl demo did not exit in {timeout} s; its log:\n{self.log()}") from None
 
 
 @pytest.fixture
@@ -250,7 +250,7 @@ def assert_gone(run: DemoRun) -> None:
 @pytest.mark.timeout(120)
 def test_A1_A2_microdc2_uses_the_demo_as_its_printed_operator(
         tmp_path: Path, start_demo: Callable[..., DemoRun], wiretap: Callable[[int], WireTap],
-        microdc2: Callable[..., Microdc2]) -> None:
+        microdc2: Callable[..., Microdc2]) -> None:  # noqa: F811  (the fixture imported above)
     demo = start_demo("--for", "40")
     script = demo.loaded_script()
     assert script.name == "hub_api.py" and script.is_file()

@@ -91,7 +91,8 @@ def test_matterbridge_right_token_ok_wrong_token_401_token_never_shown(tmp_path:
     with MatterbridgeStandIn(host="127.0.0.1", port=0, token=SECRET, gateway="gw1") as mb:
         config = _write_config(tmp_path / "config.toml", f'[bridge]\nurl = "{mb.url}"\ngateway = "gw1"\n')
         missing = _checks(run_vhctl(config, "doctor", "--json", "--timeout", "1", env=env, replace_env=True))
-        assert missing["matterbridge"]["status"] == "fail" and "token set matterbridge" in missing["matterbridge"]["fix"]
+        assert missing["matterbridge"]["status"] == "fail"
+        assert "token set matterbridge" in missing["matterbridge"]["fix"]
         stored = run_vhctl(config, "token", "set", "matterbridge", env=env, replace_env=True, stdin=SECRET + "\n")
         assert stored.returncode == 0, stored.stderr
         run = run_vhctl(config, "doctor", "--json", "--timeout", "1", env=env, replace_env=True)

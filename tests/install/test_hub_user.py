@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import grp
 import importlib.metadata
-import json
 import os
 import pwd
 import re
@@ -73,8 +72,9 @@ def user_cli() -> Iterator[Path]:
     root.chmod(0o755)
     venv = root / "venv"
     subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
-    target = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig."
-                                  "get_paths()['purelib'])"], check=True, capture_output=True, text=True).stdout.strip())
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    target = Path(subprocess.run([str(venv / "bin" / "python"), "-c", purelib], check=True, capture_output=True,
+                                 text=True).stdout.strip())
     for dist in _distributions("vhctl"):
         if dist.metadata["Name"] == "vhctl":
             continue  # this checkout itself, linked below

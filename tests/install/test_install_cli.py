@@ -56,7 +56,8 @@ def test_F1_first_install_builds_a_working_venv_and_records_it(hub_venv) -> None
     assert "[1/5]" in hub_venv.first.stderr and "Collecting fastapi" in hub_venv.first.stderr
     print(f"first install: {hub_venv.first.seconds:.1f} s")
 
-    hub_file = venv_python(venv, "import vhctl_hub, fastapi, uvicorn, httptools, requests, keyring; print(vhctl_hub.__file__)")
+    hub_file = venv_python(venv, "import vhctl_hub, fastapi, uvicorn, httptools, requests, keyring; "
+                                 "print(vhctl_hub.__file__)")
     assert Path(hub_file).parent == site / "vhctl_hub"
     cli_only = venv_python(venv, "import importlib.util as u; "
                                  "print([n for n in ('typer', 'platformdirs', 'vhctl') if u.find_spec(n)])")

@@ -77,8 +77,8 @@ def test_install_sh_works_from_a_read_only_checkout_and_leaves_it_untouched(tmp_
     subprocess.run(f"tar -C {REPO} --exclude=./.git --exclude=./build --exclude='*.egg-info' --exclude=__pycache__ "
                    f"-cf - . | tar -C {checkout} -xf -", shell=True, check=True)
     before = _tree(checkout)
-    script = (f'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && touch "$0/probe" 2>/dev/null '
-              f'&& exit 99; exec bash "$0/install.sh" --no-link')
+    script = ('mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && touch "$0/probe" 2>/dev/null '
+              '&& exit 99; exec bash "$0/install.sh" --no-link')
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {**os.environ, "VHCTL_PREFIX": str(tmp_path / "cli-venv"), "VHCTL_BIN_DIR": str(tmp_path / "bin"),

@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mbsim_helpers import TOKEN  # noqa: E402
+from mbsim_helpers import TOKEN
 
-from vhctl.sim.matterbridge import MatterbridgeStandIn  # noqa: E402
+from vhctl.sim.matterbridge import MatterbridgeStandIn
 
 
 @pytest.fixture

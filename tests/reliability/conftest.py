@@ -14,10 +14,10 @@ from typing import Any, Callable, Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bridge"))
-from bridge_helpers import ApiHub, BridgeHub  # noqa: E402
+from bridge_helpers import ApiHub, BridgeHub
 
-from vhctl.sim.hub import Hub  # noqa: E402
-from vhctl.sim.matterbridge import MatterbridgeStandIn  # noqa: E402
+from vhctl.sim.hub import Hub
+from vhctl.sim.matterbridge import MatterbridgeStandIn
 
 
 @pytest.fixture(params=["single", "sub"])

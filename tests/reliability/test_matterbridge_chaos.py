@@ -77,9 +77,11 @@ def test_M21_M38_M54_M86_two_way_flood_while_matterbridge_is_killed_slow_and_fai
         elif not mb.running and now >= down_until:
             mb.restart()
             if fault < 0.3:
-                mb.set_delay(rng.uniform(0.3, 1.5)); slow += 1
+                mb.set_delay(rng.uniform(0.3, 1.5))
+                slow += 1
             elif fault < 0.6:
-                mb.fail_posts(rng.randint(1, 5)); failing += 1
+                mb.fail_posts(rng.randint(1, 5))
+                failing += 1
             else:
                 mb.set_delay(0.0)
         time.sleep(PACE)

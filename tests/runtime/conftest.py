@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from runtime_helpers import Scripts  # noqa: E402
+from runtime_helpers import Scripts
 
 
 @pytest.fixture

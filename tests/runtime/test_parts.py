@@ -206,7 +206,8 @@ def test_status_file_is_json_without_secrets(tmp_path):
     board = StatusBoard("api", mode="sub")
     board.set(port=8000, state="running", running=True)
     board.count("requests", 3)
-    board.write(status_path(tmp_path, "api"), {"extra": {"api_token": "s3cr3t-value", "ok": 1, "nested": [{"Password": 1}]}})
+    board.write(status_path(tmp_path, "api"),
+                {"extra": {"api_token": "s3cr3t-value", "ok": 1, "nested": [{"Password": 1}]}})
     data = read_status(tmp_path, "api")
     assert data["port"] == 8000 and data["counters"] == {"requests": 3} and data["updated_at"] > 0
     assert data["extra"] == {"ok": 1, "nested": [{}]}

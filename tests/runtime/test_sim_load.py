@@ -33,7 +33,8 @@ def _failed_load(hub, path, capfd):
 @pytest.mark.parametrize("problem, expected", [
     ({"site_packages": "/nonexistent/venv/lib/python3.11/site-packages", "venv": "/nonexistent/venv"},
      "the hub venv /nonexistent/venv is missing; run: vhctl install"),
-    ({"python": "2.7"}, "is for Python 2.7 but the plugin runs Python %d.%d; run: vhctl install" % sys.version_info[:2]),
+    ({"python": "2.7"},
+     "is for Python 2.7 but the plugin runs Python %d.%d; run: vhctl install" % sys.version_info[:2]),
 ])
 def test_F1_wrong_venv_fails_with_one_line_and_leaves_the_hub_alone(make_hub, scripts, capfd, problem, expected):
     hub = make_hub()

@@ -21,8 +21,10 @@ from vhctl_hub import secrets as vault
 READ_IN_HUB_VENV = ("import json, sys\n"
                     "from vhctl_hub import secrets\n"
                     "if len(sys.argv) > 1: secrets.store_secret('api', sys.argv[1])\n"
-                    "print(json.dumps({'api': secrets.read_secret('api'), 'file': secrets.storage_path(secrets.backend()),\n"
-                    "  'bad': sorted(n for n in sys.modules if n.split('.')[0] in ('gi', 'dbus', 'secretstorage'))}))\n")
+                    "print(json.dumps({'api': secrets.read_secret('api'),\n"
+                    "  'file': secrets.storage_path(secrets.backend()),\n"
+                    "  'bad': sorted(n for n in sys.modules\n"
+                    "                if n.split('.')[0] in ('gi', 'dbus', 'secretstorage'))}))\n")
 
 
 pytestmark = pytest.mark.slow  # a real `vhctl install`: downloads the hub's packages

@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from simhub_helpers import RawClient, RecordingPlugin  # noqa: E402
+from simhub_helpers import RawClient, RecordingPlugin
 
-from vhctl.sim.hub import Hub  # noqa: E402
+from vhctl.sim.hub import Hub
 
 
 @pytest.fixture

@@ -373,7 +373,8 @@ def _human(data: Dict[str, Any]) -> Iterable[str]:
     yield f"config:  {data['config']}" + ("" if data["config_exists"] else " (not created yet: defaults)")
     venv = data["venv"]
     if venv["path"]:
-        yield f"venv:    {venv['path']} (Python {venv['python']})" + ("" if venv["present"] else " MISSING: run vhctl install")
+        missing = "" if venv["present"] else " MISSING: run vhctl install"
+        yield f"venv:    {venv['path']} (Python {venv['python']})" + missing
     else:
         yield "venv:    not installed: run vhctl install"
     yield f"plugin:  {data['plugin']['path'] or 'unknown'} (mode: {data['plugin']['mode']})"

@@ -72,7 +72,7 @@ def pyerr_print(exc: BaseException, skip_files: tuple[str, ...] = ()) -> str:
     sys.stderr = captured
     try:
         hook(type(exc), exc, tb)
-    except Exception as hook_error:  # PyErr_Print reports both, like this
+    except Exception as hook_error:  # noqa: BLE001  (PyErr_Print reports both, like this)
         captured.write("Error in sys.excepthook:\n")
         captured.write("".join(traceback.format_exception(hook_error)))
         captured.write("\nOriginal exception was:\n")

@@ -229,7 +229,7 @@ class Plugin:
             self._log(slot, f"Failed to open script file for execution: {slot.path}")
         except SystemExit as exc:
             self._exit(slot, "load", exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (the plugin's C code catches every Python error)
             self._reraise_crash()
             if self.mode == "single":
                 self._log(slot, "Failed to execute script in __main__ namespace")
@@ -256,7 +256,7 @@ class Plugin:
         except SystemExit as exc:
             self._exit(slot, name, exc)
             return True
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (the plugin's C code catches every Python error)
             self._reraise_crash()
             self._print_error(exc)
             return True

@@ -103,7 +103,7 @@ class MatterbridgeStandIn:
         loop = asyncio.new_event_loop()
         try:
             self._server = loop.run_until_complete(self._listen())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001  (handed to the starting thread, which raises it)
             ready.set_exception(exc)
             loop.close()
             return
