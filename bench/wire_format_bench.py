@@ -1,14 +1,13 @@
-"""GIL time of the two wire formats the API writes on its event-loop thread with a library.
+"""GIL time of the two wire formats the API writes on its event-loop thread.
 
 While the event loop writes, the hub thread waits for the GIL (up to the switch interval the server
 sets, bundle/api/server.py). This measures, in one run:
 1. ``/metrics``: one whole exposition by prometheus-client (``Exposition.render``) for a busy hub
    (``--endpoints`` routes x 3 statuses, 12 hooks), against the server's switch interval;
-2. ``/api/events``: framing one event with sse-starlette's ``ServerSentEvent.encode`` against an
-   f-string of the same fields (the framing this module wrote before), and the whole per-event work
-   (``sse.format_event``: the JSON payload, then the framing).
+2. ``/api/events``: the whole per-event work (``sse.format_event``: the JSON payload and its
+   framing).
 
-Run: .venv/bin/python bench/wire_format_bench.py [--rounds 5000] [--endpoints 15]
+Run: ~/.cache/vhctl/venv-test/bin/python bench/wire_format_bench.py [--rounds 5000] [--endpoints 15]
 Prints median and p99 in microseconds, and the ratios.
 """
 
@@ -21,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Callable, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "api"))
-from api_helpers import snapshot, user
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' snapshot helpers
+from testkit.api import snapshot, user
 
 from vhctl_hub.api import sse
 from vhctl_hub.api.metrics import Exposition, Reading, RequestCounter
@@ -76,29 +75,14 @@ def main() -> None:
     feed = EventFeed()
     feed.publish("login", "carol", user=user("carol", share=5).to_dict())
     event = feed.since(0)[0][0]
-    message = sse.format_event(event, private=False, chat=False)
-    assert message is not None
-    payload = message.data
-
-    def by_hand() -> bytes:
-        return f"id: {event.seq}\nevent: {event.kind}\ndata: {payload}\n\n".encode("utf-8", "replace")
-
-    assert by_hand() == message.encode()  # the same bytes either way
-    library = summary(timings(message.encode, args.rounds))
-    hand = summary(timings(by_hand, args.rounds))
-    whole = summary(timings(lambda: sse.format_event(event, False, False).encode(), args.rounds))
+    whole = summary(timings(lambda: sse.format_event(event, False, False), args.rounds))
 
     interval = SWITCH_INTERVAL * 1e6
     print(f"{'what':52} {'median us':>10} {'p99 us':>10}")
     print(f"{'/metrics render (' + str(size) + ' bytes)':52} {scrape[0]:10.1f} {scrape[1]:10.1f}")
     print(f"{'  ratio to the switch interval (' + format(interval, '.0f') + ' us)':52} "
           f"{scrape[0] / interval:10.2f} {scrape[1] / interval:10.2f}")
-    print(f"{'SSE framing, sse-starlette ServerSentEvent.encode':52} {library[0]:10.2f} {library[1]:10.2f}")
-    print(f"{'SSE framing, f-string of the same fields':52} {hand[0]:10.2f} {hand[1]:10.2f}")
-    print(f"{'  ratio library / f-string':52} {library[0] / hand[0]:10.2f} {library[1] / hand[1]:10.2f}")
-    print(f"{'SSE whole event (payload + library framing)':52} {whole[0]:10.2f} {whole[1]:10.2f}")
-    print(f"{'  framing share of the whole event':52} {library[0] / whole[0]:10.2f} {library[1] / whole[1]:10.2f}")
-
+    print(f"{'SSE whole event (JSON payload + framing)':52} {whole[0]:10.2f} {whole[1]:10.2f}")
 
 if __name__ == "__main__":
     main()

@@ -81,18 +81,7 @@ WEB_FRAMEWORK_CACHES = Effect(
     "nothing to undo: FastAPI fills them again on the next requests",
     (API_SCRIPT,))
 
-SERVER_EXIT_HANDLER = Effect(
-    "importing sse-starlette (bundle/api/sse.py) wraps uvicorn.Server.handle_exit, a class attribute, "
-    "with one that also sets the library's process-wide AppStatus.should_exit",
-    "web server's exit handler",
-    "the library that frames /api/events does it at import; it stays inert here: only a signal calls "
-    "handle_exit, uvicorn installs signal handlers on the main thread only, and no server of ours runs "
-    "there (ours stop through their own should_exit; tests/api/test_sse_lib.py)",
-    "never: the wrapper stays until the hub restarts, and calls the original handler",
-    (API_SCRIPT,))
-
-EFFECTS = (SEARCH_PATH, ONE_LINE_FAILURE, MAIN_HOOKS, SWITCH_INTERVAL, COLLECTOR_FREEZE, WEB_FRAMEWORK_CACHES,
-           SERVER_EXIT_HANDLER)
+EFFECTS = (SEARCH_PATH, ONE_LINE_FAILURE, MAIN_HOOKS, SWITCH_INTERVAL, COLLECTOR_FREEZE, WEB_FRAMEWORK_CACHES)
 
 
 # ------------------------------------------------------------------------ the switch interval

@@ -12,8 +12,7 @@ What loading this script does to the hub process, and how it is undone:
 - once per hub process, moves the web framework's long-lived objects out of the garbage collector's
   way (they are still freed normally; not undone);
 - when the API stops, empties the web framework's internal caches so that the stopped API's memory
-  is freed (they fill again as requests come); its event-stream library wraps the web server's exit
-  handler for the whole process (inert: only signals call it, and they never reach our servers);
+  is freed (they fill again as requests come);
 - defines the hooks below; in the plugin's single-interpreter mode, where all scripts share one
   namespace, it also calls the same-named hooks of other scripts it would otherwise replace, and
   stops when such a script is unloaded;

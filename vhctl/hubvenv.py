@@ -52,7 +52,7 @@ MARKER = ".vhctl-install.json"
 #: Written when vhctl creates a venv: vhctl may rebuild it (never a venv it did not make).
 OWNER = ".vhctl-hub-venv"
 #: What the hub scripts import; checked with the venv's own interpreter.
-CHECK_IMPORTS = (PACKAGE, "fastapi", "uvicorn", "prometheus_client", "sse_starlette", "requests", "keyring",
+CHECK_IMPORTS = (PACKAGE, "fastapi", "uvicorn", "prometheus_client", "requests", "keyring",
                  "keyrings.alt.file")
 #: Environment that would send pip somewhere else than this venv, or leak the CLI's packages in.
 _FOREIGN_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PIP_USER", "PIP_TARGET", "PIP_PREFIX",

@@ -351,7 +351,9 @@ def build_app(deps: AppDeps) -> FastAPI:
             finally:
                 release_stream(slot)
 
-        return sse.response(body(), BackgroundTask(release_stream, slot))
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+                                 background=BackgroundTask(release_stream, slot))
 
     def scrape() -> Reading:
         snapshot = deps.views.current().snapshot

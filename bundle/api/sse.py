@@ -1,4 +1,4 @@
-"""``/api/events``: the runtime's event feed as Server-Sent Events, framed and sent by sse-starlette.
+"""``/api/events``: the runtime's event feed as Server-Sent Events.
 
 Each connection follows the feed with its own cursor, polling it (a non-blocking slice under a short
 lock) a few times per second from the event loop: no thread per client, nothing that could block the
@@ -6,14 +6,13 @@ hub thread. Private user fields and main-chat lines follow the same rule as ever
 only with the token, and chat only when ``api.chat_events`` is on. A client that reconnects with
 ``Last-Event-ID`` continues where it left off (or gets a ``gap`` event if the feed moved on).
 
-What sse-starlette does in the hub's process (checked in both plugin modes and across reloads,
-tests/api/test_sse_lib.py): importing it replaces ``uvicorn.Server.handle_exit``, a class attribute,
-so process-wide (in single-interpreter mode shared by every script and kept across reloads), with a
-wrapper that also sets its own process-wide ``AppStatus.should_exit``, which nothing resets and which
-would end every later stream. Nothing here calls ``handle_exit``: our server stops by setting
-``should_exit`` on its own instance, and uvicorn installs signal handlers only on the main thread
-(the hub's, where no server runs), so the flag stays down and the streams end by the server's own
-``stopping`` event. Its shutdown watcher lives per thread, and the server thread is new at each start.
+The framing is ours, not sse-starlette's: with sse-starlette 3.7.1 (tried, with its own tests
+passing), once one API server of the process had stopped, every stream of an API started later in
+the same process (single-interpreter mode shares every module: a `!pyunload` and `!pyload`, or two
+hubs in one test process) ended at once, before its first event. The library keeps shutdown state
+for the whole process and per thread, which a hub that starts and stops servers on threads does not
+fit. An SSE message is three ``field: value`` lines, written by ``format_event`` below; the exact
+bytes are tested in tests/api/test_app.py.
 """
 
 from __future__ import annotations
@@ -21,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from typing import AsyncIterator, Optional
-
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.background import BackgroundTask
 
 from vhctl_hub.api.views import iso_utc, user_fields
 from vhctl_hub.events import Event, EventFeed
@@ -36,8 +33,6 @@ POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 #: Client reconnect delay we suggest, milliseconds.
 RETRY_MS = 3000
-#: Lines end with LF alone, as most SSE clients and proxies expect.
-SEP = "\n"
 
 
 def start_cursor(last_event_id: Optional[str], feed: EventFeed) -> int:
@@ -50,7 +45,7 @@ def start_cursor(last_event_id: Optional[str], feed: EventFeed) -> int:
     return latest
 
 
-def format_event(event: Event, private: bool, chat: bool) -> Optional[ServerSentEvent]:
+def format_event(event: Event, private: bool, chat: bool) -> Optional[bytes]:
     """One SSE message, or None when this client may not see the event."""
     if event.kind == "chat" and not chat:
         return None
@@ -63,24 +58,21 @@ def format_event(event: Event, private: bool, chat: bool) -> Optional[ServerSent
         else:
             data[key] = value
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    return ServerSentEvent(payload, id=str(event.seq), event=event.kind, sep=SEP)
+    return f"id: {event.seq}\nevent: {event.kind}\ndata: {payload}\n\n".encode("utf-8", "replace")
 
 
 async def stream(feed: EventFeed, cursor: int, private: bool, chat: bool,
                  stopping: threading.Event) -> AsyncIterator[bytes]:
-    """The body of one SSE response; ends when the API stops (or the client goes away). The events
-    of one look at the feed go out as one chunk (one send, not one per event)."""
-    yield ServerSentEvent(comment="vhctl hub events", retry=RETRY_MS, sep=SEP).encode()
+    """The body of one SSE response; ends when the API stops (or the client goes away)."""
+    yield f"retry: {RETRY_MS}\n: vhctl hub events\n\n".encode()
+    quiet_since = time.monotonic()
     while not stopping.is_set():
         events, cursor = feed.since(cursor)
-        messages = [m for m in (format_event(e, private, chat) for e in events) if m is not None]
-        if messages:
-            yield b"".join(m.encode() for m in messages)
+        chunks = [c for c in (format_event(e, private, chat) for e in events) if c is not None]
+        if chunks:
+            quiet_since = time.monotonic()
+            yield b"".join(chunks)
+        elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+            quiet_since = time.monotonic()
+            yield b": keepalive\n\n"
         await asyncio.sleep(POLL_SECONDS)
-
-
-def response(body: AsyncIterator[bytes], background: BackgroundTask) -> EventSourceResponse:
-    """The streaming response: ``Cache-Control: no-store`` and ``X-Accel-Buffering: no`` (set by the
-    library), a keepalive comment every ``KEEPALIVE_SECONDS``, ``background`` run when it ends."""
-    return EventSourceResponse(body, background=background, ping=KEEPALIVE_SECONDS, sep=SEP,
-                               ping_message_factory=lambda: ServerSentEvent(comment="keepalive", sep=SEP))

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from api_helpers import api_threads, get, listening_ports, wait_until
+from testkit.api import api_threads, get, listening_ports, wait_until
 
 from vhctl_hub.runtime import describe_start_error
 from vhctl_hub import secrets as vault
@@ -279,9 +279,24 @@ def test_metrics_show_hub_counters_and_hub_thread_time_per_tick(lab):
 
 
 def test_events_stream_logins_and_logouts_from_the_hub(lab):
-    with requests.get(lab.base + "/api/events", stream=True, timeout=10) as answer:
-        lab.hub.login("carol", share=77, email="c@x")
-        lab.hub.call(lambda: None)
+    _a_login_reaches_the_stream(lab.base, lab.hub)
+
+
+def test_events_stream_in_an_api_started_after_another_stopped_in_this_process(make_api_hub):
+    """Single mode shares every module of the process: an API that stopped earlier (a !pyunload,
+    an earlier hub in this process) must not end the streams of the next one (sse-starlette did)."""
+    first = make_api_hub("single")
+    first.url()
+    first.command("!api stop", wait_for="API ")
+    first.shutdown()  # one single-mode hub at a time: they would share the process's vh module
+    second = make_api_hub("single")
+    _a_login_reaches_the_stream(second.url(), second.hub)
+
+
+def _a_login_reaches_the_stream(base: str, hub) -> None:
+    with requests.get(base + "/api/events", stream=True, timeout=10) as answer:
+        hub.login("carol", share=77, email="c@x")
+        hub.call(lambda: None)
         events = []
         buffer = ""
         for chunk in answer.iter_content(chunk_size=None, decode_unicode=True):
@@ -307,7 +322,7 @@ class NoFastAPI(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, NoFastAPI())
 sys.path.insert(0, sys.argv[1])
-from api_helpers import ApiHub, wait_until  # noqa: E402
+from testkit.api import ApiHub, wait_until  # noqa: E402
 from vhctl.sim.hub import Hub  # noqa: E402
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -326,7 +341,7 @@ def test_missing_fastapi_is_a_clear_reply_not_a_dead_thread(tmp_path):
     import sys
     from pathlib import Path
 
-    done = subprocess.run([sys.executable, "-c", MISSING_FASTAPI, str(Path(__file__).parent)],
+    done = subprocess.run([sys.executable, "-c", MISSING_FASTAPI, str(Path(__file__).parents[1])],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
