@@ -8,15 +8,17 @@ unless the test provoked violations on purpose and said so with ``hub.expected_v
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 import keyring
-from cli_helpers import Run, run_vhctl
+from testkit.cli import Run, run_vhctl
+from testkit.microdc2 import Microdc2
 from keyrings.alt.file import PlaintextKeyring
-from secret_scan import SecretScan
+from testkit.secret_scan import SecretScan
 
 from vhctl.sim.hub import Hub
 
@@ -110,3 +112,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     else:
         print("\nsecrets scan: no token outside its keyring")
+
+
+# ------------------------------------------------------------------------------ a real DC client
+@pytest.fixture
+def microdc2(tmp_path: Path) -> Iterator[Callable[..., Microdc2]]:
+    """``microdc2(port, nick, password, share)`` -> a real microdc2 connected to 127.0.0.1:port (skips
+    where microdc2 is not installed); each is closed after the test."""
+    if shutil.which("microdc2") is None:
+        pytest.skip("microdc2 is not installed (apt-get install -y microdc2)")
+    clients: list[Microdc2] = []
+
+    def start(port: int, nick: str, password: str, share: Path) -> Microdc2:
+        home = tmp_path / "home"
+        (home / ".microdc2").mkdir(parents=True, exist_ok=True)
+        config = tmp_path / "microdc2.cfg"
+        config.write_text(f"set nick {nick}\nset password {password}\nset active off\n"
+                          f"set description lab\nshare {share}\nconnect 127.0.0.1:{port}\n")
+        client = Microdc2(home, config)
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.close()

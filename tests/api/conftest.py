@@ -3,15 +3,12 @@ served by a real uvicorn, and simulated hubs (both plugin modes) with the render
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from api_helpers import ApiHub, StandaloneApi
+from testkit.api import ApiHub, StandaloneApi
 
 from vhctl.sim.hub import Hub
 

@@ -10,8 +10,8 @@ import time
 from typing import Callable, Iterator, List
 
 import pytest
-from api_helpers import StandaloneApi, snapshot, user
-from runtime_helpers import wait_until
+from testkit.api import StandaloneApi, snapshot, user
+from testkit.runtime import wait_until
 
 from vhctl_hub.api.admission import Limits
 

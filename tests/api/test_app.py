@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 import requests
-from api_helpers import snapshot, user
+from testkit.api import snapshot, user
 
 from vhctl_hub import secrets as vault
 

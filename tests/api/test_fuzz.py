@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from api_helpers import get
-from runtime_helpers import wait_until
+from testkit.api import get
+from testkit.runtime import wait_until
 
 from vhctl_hub import secrets as vault
 

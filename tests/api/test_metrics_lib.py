@@ -11,9 +11,9 @@ from pathlib import Path
 
 import prometheus_client
 import pytest
-from api_helpers import get, snapshot, user, wait_until
-from cli_helpers import REPO
-from lowest_versions import install_lowest
+from testkit.api import get, snapshot, user, wait_until
+from testkit.cli import REPO
+from testkit.lowest_versions import install_lowest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vhctl_hub.api.metrics import Exposition, Reading, RequestCounter
@@ -26,7 +26,7 @@ RENDER_FIXED = r'''
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import prometheus_client
-from api_helpers import snapshot, user
+from testkit.api import snapshot, user
 from vhctl_hub.api.metrics import Exposition, Reading, RequestCounter
 counter = RequestCounter()
 counter.record("/api/user/{nick}", 200)
@@ -102,10 +102,10 @@ def test_the_lowest_allowed_prometheus_client_writes_the_same_samples(tmp_path: 
     lowest = install_lowest("prometheus-client", target)
     outputs = []
     for path in (str(target), ""):  # the lowest, then the dev venv's (newest)
-        done = subprocess.run([sys.executable, "-c", RENDER_FIXED, path or str(REPO / "tests" / "api"),
+        done = subprocess.run([sys.executable, "-c", RENDER_FIXED, path or str(REPO / "tests"),
                                json.dumps(HEALTH)], cwd=REPO, capture_output=True, text=True, timeout=120,
-                              env={"PYTHONPATH": f"{target}:{REPO / 'tests' / 'api'}" if path else
-                                   str(REPO / "tests" / "api"), "PATH": "/usr/bin:/bin"})
+                              env={"PYTHONPATH": f"{target}:{REPO / 'tests'}" if path else
+                                   str(REPO / "tests"), "PATH": "/usr/bin:/bin"})
         assert done.returncode == 0, done.stderr
         outputs.append(json.loads(done.stdout))
     assert outputs[0]["from"].startswith(str(target)) and not outputs[1]["from"].startswith(str(target))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import pytest
-from api_helpers import ApiHub
+from testkit.api import ApiHub
 from vhctl_hub.status import read_status, status_path
 
 from vhctl.sim.hub import Hub
@@ -197,7 +197,7 @@ _HUB_PROCESS = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from api_helpers import ApiHub
+from testkit.api import ApiHub
 from vhctl.sim.hub import Hub
 hub = Hub(Path(sys.argv[2]) / "hub", mode="single", config={"hub_name": "LabHub"}, echo_stderr=False,
           timer_period=0.2).start()
@@ -215,7 +215,7 @@ def test_A18_after_sigterm_status_says_the_hub_process_is_gone(vhctl, keyring_di
     PID of a process that no longer exists; status must say down at once, not "running"."""
     log = tmp_path / "hub.stderr"
     with log.open("w") as err:
-        hub = subprocess.Popen([sys.executable, "-c", _HUB_PROCESS, str(Path(__file__).parent), str(tmp_path)],
+        hub = subprocess.Popen([sys.executable, "-c", _HUB_PROCESS, str(Path(__file__).parents[1]), str(tmp_path)],
                                stdout=subprocess.PIPE, stderr=err, text=True)
     try:
         assert hub.stdout is not None
@@ -246,8 +246,7 @@ MB_TOKEN = "status-test-matterbridge-token-0123456789abcdef"
 def bridge_hub(tmp_path: Path, keyring_dir: Path) -> Iterator[Callable[..., Any]]:
     """``bridge_hub(mb, token)`` -> a started simulated hub (single mode) with matterbridge.py
     loaded for the stand-in ``mb`` (the bridge tests' BridgeHub); a clean shutdown afterwards."""
-    sys.path.insert(0, str(Path(__file__).parents[1] / "bridge"))
-    from bridge_helpers import BridgeHub
+    from testkit.bridge import BridgeHub
 
     made: list = []
 

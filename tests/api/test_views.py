@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from api_helpers import snapshot, user
+from testkit.api import snapshot, user
 
 from vhctl_hub.api.views import UserJson, Views, format_size, iso_utc
 

@@ -3,15 +3,12 @@ modes) with the rendered matterbridge.py loaded by an operator. The file keyring
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from bridge_helpers import BridgeHub
+from testkit.bridge import BridgeHub
 
 from vhctl.sim.hub import Hub
 from vhctl.sim.matterbridge import MatterbridgeStandIn

@@ -3,7 +3,7 @@ Both plugin modes, zero thread violations."""
 
 from __future__ import annotations
 
-from bridge_helpers import wait_until
+from testkit.bridge import wait_until
 
 from vhctl_hub.config import load_settings
 

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, List, Tuple
 
-from bridge_helpers import wait_until
+from testkit.bridge import wait_until
 
 PREFIX = "[irc] <bob> "
 

@@ -9,7 +9,7 @@ from typing import Any, Iterator, List, Tuple
 
 import pytest
 
-from bridge_helpers import wait_until
+from testkit.bridge import wait_until
 
 from vhctl_hub.bridge import reader as reader_module
 from vhctl_hub.bridge.backoff import Backoff

@@ -3,7 +3,7 @@ plugin modes, with zero thread violations (the fixture checks them)."""
 
 from __future__ import annotations
 
-from bridge_helpers import wait_until
+from testkit.bridge import wait_until
 
 TOKEN = "bridge-secret-token"
 

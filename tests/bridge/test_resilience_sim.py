@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bridge_helpers import wait_until
+from testkit.bridge import wait_until
 
 TOKEN = "bridge-secret-token"
 

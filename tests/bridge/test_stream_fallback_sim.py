@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from bridge_helpers import wait_until
+from testkit.bridge import wait_until
 
 GREETING = {"text": "", "channel": "", "username": "", "userid": "", "avatar": "", "account": "",
             "event": "api_connected", "protocol": "", "gateway": "", "parent_id": "",

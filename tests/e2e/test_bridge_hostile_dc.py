@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 from test_demo_real_client import DemoRun, WireTap, screen_after, start_demo, wiretap  # noqa: F401
-from test_hub_real_client import Microdc2, microdc2  # noqa: F401 - the fixture that starts Microdc2
+from testkit.microdc2 import Microdc2
 from vhctl_hub.bridge.relay import MAX_USERNAME
 from vhctl_hub.config import Settings
 

@@ -25,10 +25,7 @@ from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "sim_hub"))
-
-from test_hub_real_client import PYLIST_EMPTY, Microdc2
-from test_hub_real_client import microdc2  # noqa: F401 - the fixture that starts Microdc2
+from testkit.microdc2 import PYLIST_EMPTY, Microdc2
 
 from vhctl.demo import port_open
 
@@ -250,7 +247,7 @@ def assert_gone(run: DemoRun) -> None:
 @pytest.mark.timeout(120)
 def test_A1_A2_microdc2_uses_the_demo_as_its_printed_operator(
         tmp_path: Path, start_demo: Callable[..., DemoRun], wiretap: Callable[[int], WireTap],
-        microdc2: Callable[..., Microdc2]) -> None:  # noqa: F811  (the fixture imported above)
+        microdc2: Callable[..., Microdc2]) -> None:
     demo = start_demo("--for", "40")
     script = demo.loaded_script()
     assert script.name == "hub_api.py" and script.is_file()

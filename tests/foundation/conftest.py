@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from cli_helpers import Run, headless_env, run_vhctl
+from testkit.cli import Run, headless_env, run_vhctl
 
 #: The service account the ownership tests give files to (a system user with its own group).
 SERVICE_USER = "vhctl-test-svc"

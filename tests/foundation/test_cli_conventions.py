@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO, headless_env, vhctl_command
+from testkit.cli import REPO, headless_env, vhctl_command
 
 COMMANDS = ("install", "configure", "render", "status", "demo", "token")
 

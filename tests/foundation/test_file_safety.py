@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO
+from testkit.cli import REPO
 
 ORIGINAL = "# my own note\n[api]\nport = 8001  # chosen by me\n"
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO, headless_env, vhctl_command
+from testkit.cli import REPO, headless_env, vhctl_command
 from vhctl_hub import secrets as vault
 
 STRACE = shutil.which("strace")

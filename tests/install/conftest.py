@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from cli_helpers import Run, run_vhctl
+from testkit.cli import Run, run_vhctl
 
 DEBIAN_LIBPYTHON = Path("/usr/lib/x86_64-linux-gnu/libpython3.11.so")
 THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

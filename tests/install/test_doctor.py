@@ -7,7 +7,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from cli_helpers import headless_env, run_vhctl
+from testkit.cli import headless_env, run_vhctl
 from vhctl_hub import secrets as vault
 
 from vhctl.sim.matterbridge import MatterbridgeStandIn

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from cli_helpers import REPO, Run, headless_env, run_vhctl
+from testkit.cli import REPO, Run, headless_env, run_vhctl
 from vhctl_hub import secrets as vault
 
 HUB_USER = "vhctl-hubtest"

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO
+from testkit.cli import REPO
 
 from vhctl import hubvenv
 

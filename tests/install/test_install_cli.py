@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO
+from testkit.cli import REPO
 from vhctl_hub.config import load_settings
 
 from vhctl.errors import VhctlError

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO, headless_env, run_vhctl
+from testkit.cli import REPO, headless_env, run_vhctl
 
 TOKEN = "mb-" + "x" * 40
 USER_FILE = """\

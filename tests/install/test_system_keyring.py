@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO, headless_env
+from testkit.cli import REPO, headless_env
 from vhctl_hub import secrets as vault
 
 SYSTEM_BACKEND = "keyring.backends.SecretService.Keyring"

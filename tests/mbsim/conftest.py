@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from mbsim_helpers import TOKEN
+from testkit.mbsim import TOKEN
 
 from vhctl.sim.matterbridge import MatterbridgeStandIn
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mbsim_helpers import AUTH, RawHttp, body, status, strip_date
+from testkit.mbsim import AUTH, RawHttp, body, status, strip_date
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from mbsim_helpers import AUTH, RawHttp, RawWs, body, status, wait_eof
+from testkit.mbsim import AUTH, RawHttp, RawWs, body, status, wait_eof
 
 from vhctl.sim.matterbridge import MatterbridgeStandIn
 from vhctl.sim.matterbridge.chatter import USERS

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 import pytest
-from mbsim_helpers import AUTH, RawHttp, body, status, strip_date
+from testkit.mbsim import AUTH, RawHttp, body, status, strip_date
 
 from vhctl.sim.matterbridge import MatterbridgeStandIn
 from vhctl.sim.matterbridge.message import KEYS

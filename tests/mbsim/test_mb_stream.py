@@ -7,7 +7,7 @@ import itertools
 import json
 import time
 
-from mbsim_helpers import RawHttp, strip_date, wait_eof
+from testkit.mbsim import RawHttp, strip_date, wait_eof
 
 from vhctl.sim.matterbridge import MatterbridgeStandIn
 

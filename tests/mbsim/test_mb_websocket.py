@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from mbsim_helpers import AUTH, RawHttp, RawWs, body, status, strip_date, wait_eof
+from testkit.mbsim import AUTH, RawHttp, RawWs, body, status, strip_date, wait_eof
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import ClientConnection, connect
 

@@ -7,14 +7,12 @@ clean hub shutdown (OnUnLoad) and no plugin violation (thread rule), in both plu
 from __future__ import annotations
 
 import socket
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "bridge"))
-from bridge_helpers import ApiHub, BridgeHub
+from testkit.bridge import ApiHub, BridgeHub
 
 from vhctl.sim.hub import Hub
 from vhctl.sim.matterbridge import MatterbridgeStandIn

@@ -20,7 +20,7 @@ import random
 import time
 from typing import Dict, List
 
-from bridge_helpers import wait_until
+from testkit.bridge import wait_until
 
 #: Length of the chaos phase, seconds; a kill every KILL_EVERY seconds, down for up to DOWN.
 CHAOS = 20.0

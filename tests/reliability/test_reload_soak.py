@@ -17,8 +17,8 @@ import threading
 import time
 from typing import Any, Callable, List
 
-from api_helpers import get, listening_ports
-from bridge_helpers import wait_until
+from testkit.api import get, listening_ports
+from testkit.bridge import wait_until
 from conftest import free_port
 
 RELOADS = 50

@@ -9,14 +9,11 @@ would.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from runtime_helpers import Scripts
+from testkit.runtime import Scripts
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from runtime_helpers import component, free_port, load, ticks, wait_until
+from testkit.runtime import component, free_port, load, ticks, wait_until
 
 from vhctl_hub.reconcile import LIST_PASSES
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from runtime_helpers import component, free_port, load, ticks, wait_until
+from testkit.runtime import component, free_port, load, ticks, wait_until
 
 from vhctl_hub.status import read_status
 

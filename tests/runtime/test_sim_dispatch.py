@@ -7,7 +7,7 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-from runtime_helpers import component, connect, free_port, load, runtime_of, ticks, wait_until
+from testkit.runtime import component, connect, free_port, load, runtime_of, ticks, wait_until
 
 from vhctl_hub.status import read_status
 

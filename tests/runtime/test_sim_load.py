@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from runtime_helpers import component, free_port, load, wait_until
+from testkit.runtime import component, free_port, load, wait_until
 
 from vhctl_hub.runtime import describe_start_error
 from vhctl_hub.status import read_status

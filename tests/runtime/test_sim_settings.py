@@ -6,7 +6,7 @@ mode: each script has a runtime of its own, with its own settings and nothing to
 
 from __future__ import annotations
 
-from runtime_helpers import load, runtime_of
+from testkit.runtime import load, runtime_of
 
 from vhctl_hub.config import RuntimeSettings
 from vhctl_hub.sharedsettings import SharedSettings

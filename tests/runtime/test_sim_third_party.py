@@ -7,7 +7,7 @@ with two plain scripts and no vhctl."""
 from __future__ import annotations
 
 import pytest
-from runtime_helpers import component, load, ticks, wait_until
+from testkit.runtime import component, load, ticks, wait_until
 
 PLAIN = '''
 import vh

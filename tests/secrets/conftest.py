@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from keyring_helpers import HUB_PYTHON, Headless, headless_env
+from testkit.keyring import HUB_PYTHON, Headless, headless_env
 
 #: The hub's user in the ownership tests (created and removed by the ``hub_user`` fixture).
 HUB_USER = "vhctl-hub-test"

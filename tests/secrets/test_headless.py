@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from keyring_helpers import HUB_PYTHON
+from testkit.keyring import HUB_PYTHON
 
 from vhctl_hub import secrets as vault
 

@@ -15,8 +15,8 @@ from hashlib import sha256
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO
-from keyring_helpers import headless_env
+from testkit.cli import REPO
+from testkit.keyring import headless_env
 
 from vhctl_hub import secrets as vault
 
@@ -43,7 +43,7 @@ import json, os, sys, threading
 from pathlib import Path
 sys.path.append(sys.argv[3])  # the hub's sys.path ends with Debian's dist-packages
 sys.path.insert(0, sys.argv[4])
-from api_helpers import ApiHub, wait_until
+from testkit.api import ApiHub, wait_until
 from vhctl.sim.hub import Hub
 
 base = Path(sys.argv[2])
@@ -110,7 +110,7 @@ def run_probe(tmp_path: Path, mode: str, body: str, launcher: str = LAUNCHER) ->
     out = tmp_path / "found.json"
     env = {**headless_env(tmp_path), "PROBE_OUT": str(out), vault.RECORD_ENV: str(tmp_path / "keyring" / vault.RECORD)}
     done = subprocess.run([sys.executable, "-c", launcher, mode, str(tmp_path), DIST_PACKAGES,
-                           str(REPO / "tests" / "api")], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                           str(REPO / "tests")], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["errors"] == []
     return json.loads(out.read_text())

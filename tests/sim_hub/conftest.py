@@ -3,15 +3,11 @@ NMDC socket clients (closed after the test)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from simhub_helpers import RawClient, RecordingPlugin
+from testkit.simhub import RawClient, RecordingPlugin
 
 from vhctl.sim.hub import Hub
 

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from simhub_helpers import RawClient
+from testkit.simhub import RawClient
 
 from vhctl.demo import port_open
 

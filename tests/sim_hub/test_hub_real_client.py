@@ -4,89 +4,16 @@ plugin console's exact `!pylist` reply (A2). It also proves our $Lock/$Key again
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
+
+from testkit.microdc2 import PYLIST_EMPTY, Microdc2
 
 from vhctl.sim.hub import Hub
 
 pytestmark = pytest.mark.dcclient
-
-PYLIST_EMPTY = (b"<Verlihub> Loaded Python scripts:\r\n\r\n\tID\tScript\r\n"
-                b"\t----------------------------------------\r\n\r\n|")
-
-
-class Microdc2:
-    """microdc2 reading commands from a pipe; its screen output collected by a thread."""
-
-    def __init__(self, home: Path, config: Path) -> None:
-        self.proc = subprocess.Popen(
-            ["microdc2", "-c", str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, env={"HOME": str(home), "PATH": "/usr/bin:/bin",
-                                           "TERM": "dumb", "LANG": "C.UTF-8"})
-        self.output = ""
-        self._lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in iter(lambda: self.proc.stdout.read1(4096), b""):  # type: ignore[union-attr]
-            with self._lock:
-                self.output += raw.decode("utf-8", "replace")
-
-    def shown_since(self, mark: int) -> str:
-        """The screen output after the first ``mark`` characters (read under the reader's lock)."""
-        with self._lock:
-            return self.output[mark:]
-
-    def type(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def wait_for(self, text: str, timeout: float = 8.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if text in self.output:
-                    return
-            time.sleep(0.05)
-        raise AssertionError(f"microdc2 never showed {text!r}; it showed:\n{self.output}")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.type("exit")
-                self.proc.wait(3)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(3)
-
-
-@pytest.fixture
-def microdc2(tmp_path: Path) -> Callable[..., Microdc2]:
-    if shutil.which("microdc2") is None:
-        pytest.skip("microdc2 is not installed (apt-get install -y microdc2)")
-    clients: list[Microdc2] = []
-
-    def start(port: int, nick: str, password: str, share: Path) -> Microdc2:
-        home = tmp_path / "home"
-        (home / ".microdc2").mkdir(parents=True, exist_ok=True)
-        config = tmp_path / "microdc2.cfg"
-        config.write_text(f"set nick {nick}\nset password {password}\nset active off\n"
-                          f"set description lab\nshare {share}\nconnect 127.0.0.1:{port}\n")
-        client = Microdc2(home, config)
-        clients.append(client)
-        return client
-
-    yield start
-    for client in clients:
-        client.close()
 
 
 def _tap(hub: Hub, nick: str) -> list[bytes]:

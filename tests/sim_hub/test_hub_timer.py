@@ -86,7 +86,7 @@ def test_login_timeout_closes_half_logged_in_connections(hub: Hub) -> None:
 
 
 def test_stop_twice_and_before_start(tmp_path) -> None:
-    from simhub_helpers import RecordingPlugin
+    from testkit.simhub import RecordingPlugin
 
     never = Hub(tmp_path / "never", plugin_factory=RecordingPlugin)
     never.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plugin_helpers import load, stderr, write_script
+from testkit.plugin import load, stderr, write_script
 
 from vhctl.sim.hub import Hub
 

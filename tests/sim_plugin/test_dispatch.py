@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from plugin_helpers import load, stderr, write_script
+from testkit.plugin import load, stderr, write_script
 
 from vhctl.sim.guard import CRASH, HOOK_THREAD
 from vhctl.sim.hub import Hub, HubCrashed

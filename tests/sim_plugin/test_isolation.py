@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from plugin_helpers import install_runner, load, run, write_script
+from testkit.plugin import install_runner, load, run, write_script
 
 from vhctl.sim.hub import Hub
 from vhctl.sim.interp import PYO3_MESSAGE

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from plugin_helpers import globals_of, install_runner, load, run, stderr, write_script
+from testkit.plugin import globals_of, install_runner, load, run, stderr, write_script
 
 from vhctl.sim.guard import CRASH, OUTSIDE_HOOK, THREAD
 from vhctl.sim.hub import Hub, HubCrashed

@@ -13,7 +13,8 @@ from typing import Any, Callable, List, Optional
 from vhctl.render import render, render_text
 from vhctl.sim.hub import Hub
 
-HERE = Path(__file__).parent
+#: The component and script fixtures the runtime tests load into the simulated hub.
+HERE = Path(__file__).resolve().parents[1] / "runtime"
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 PYTHON = "%d.%d" % sys.version_info[:2]
 

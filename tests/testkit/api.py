@@ -13,8 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
-from runtime_helpers import wait_until
+from testkit.runtime import wait_until
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from cli_helpers import REPO
+from testkit.cli import REPO
 
 #: Debian's own Python (what a real hub embeds; another user can run it), else the test runner's.
 HUB_PYTHON = next((p for p in ("/usr/bin/python3.11", "/usr/bin/python3") if os.access(p, os.X_OK)), sys.executable)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Set
 
 SERVICE = "vhctl"
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]
 #: Files larger than this are not searched (none of ours is).
 MAX_BYTES = 8 * 1024 * 1024
 #: Captured output kept per test, characters.

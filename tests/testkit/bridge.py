@@ -7,10 +7,8 @@ import sysconfig
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "runtime"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-from api_helpers import ApiHub, _toml as toml_value
-from runtime_helpers import wait_until
+from testkit.api import ApiHub, _toml as toml_value
+from testkit.runtime import wait_until
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub
