@@ -66,7 +66,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _options(
     config: Annotated[Optional[Path], typer.Option(
-        "--config", "-c", metavar="PATH",
+        "--config", "-c", metavar="PATH", readable=False,  # read by the command: its error, in --json too
         help=f"config file (default: ${paths.CONFIG_ENV}, else ~/.config/vhctl/config.toml, else "
         f"{paths.DEFAULT_SYSTEM_CONFIG} if only that exists)")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,

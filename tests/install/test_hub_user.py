@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grp
 import importlib.metadata
+import json
 import os
 import pwd
 import re
@@ -227,3 +228,15 @@ def test_a_config_shared_through_its_group_keeps_owner_group_and_mode(setup: Hub
         assert "error" not in read.json() and read.json()["config_exists"] is True, read.stdout
     else:  # not in that group: the CLI says it cannot read the file, as a usage error
         assert read.returncode == 2 and f"{setup.config}' is not readable" in read.stderr, read.stderr
+
+
+def test_status_json_is_json_even_when_the_config_cannot_be_read(setup: HubSetup) -> None:
+    setup.config.chmod(0o600)  # root's, and the hub user may not read it
+    run = setup.as_hub_user("status", "--json")
+    assert run.stdout.startswith("{"), run
+    report = json.loads(run.stdout)
+    assert (run.returncode, report["health"], report["exit_code"]) == (2, "down", 2), run
+    assert str(setup.config) in report["error"] and "Traceback" not in run.stderr
+    human = setup.as_hub_user("status")
+    assert human.returncode != 0 and human.stderr.count("\n") == 1, human
+    assert human.stderr.startswith("vhctl: error: ") and str(setup.config) in human.stderr, human
