@@ -22,7 +22,7 @@ a real uvicorn on 127.0.0.1) and then:
 Hook times are taken around the plugin's hook dispatch (all scripts; only ours is loaded), the way the
 plugin's own hook statistics are.
 
-Run: .venv/bin/python bench/api_bench.py [--users 1000 5000] [--seconds 8] [--connections 8]
+Run: ~/.cache/vhctl/venv-test/bin/python bench/api_bench.py [--users 1000 5000] [--seconds 8] [--connections 8]
      [--generator wrk|python] [--json]
 """
 

@@ -12,7 +12,7 @@
    SendDataToAll) per message.
 3. hub -> Matterbridge: chat lines typed back to back until the stand-in's remote side has them all.
 
-Run: .venv/bin/python bench/bridge_bench.py [--mode single|sub] [--lines 2000] [--inbound 5000]
+Run: ~/.cache/vhctl/venv-test/bin/python bench/bridge_bench.py [--mode single|sub] [--lines 2000] [--inbound 5000]
      [--tick 0.1] [--only inbound] [--json]
 """
 

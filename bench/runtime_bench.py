@@ -7,7 +7,7 @@ What it measures (the simulator times every hook dispatch on the hub thread, all
 2. flood: OnTimer while a background thread keeps the main-thread work queue full of no-op items
    (the tick budget, settings.runtime.tick_budget_ms, bounds the time taken).
 
-Run: .venv/bin/python bench/runtime_bench.py [--events N] [--budget-ms 3]
+Run: ~/.cache/vhctl/venv-test/bin/python bench/runtime_bench.py [--events N] [--budget-ms 3]
 Prints a table (median and p99 in microseconds).
 """
 
