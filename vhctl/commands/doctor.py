@@ -10,6 +10,7 @@ import typer
 from vhctl import doctor
 from vhctl.state import state
 from vhctl.output import emit
+from vhctl.options import JsonOption, TimeoutOption
 
 HELP = """Check the installation: Python versions, plugin mode, venv imports, scripts, keyring,
 config, the API's port and Matterbridge; one line per check with what to do about it.
@@ -31,10 +32,8 @@ Examples:
 def register(app: typer.Typer) -> None:
     @app.command("doctor", help=HELP)
     def doctor_command(
-        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
-        timeout: Annotated[float, typer.Option(
-            "--timeout", min=0.1, max=30.0, metavar="SECONDS",
-            help="longest wait for each network check")] = 2.0,
+        as_json: JsonOption = False,
+        timeout: TimeoutOption = 2.0,
         matterbridge_toml: Annotated[Optional[Path], typer.Option(
             "--matterbridge-toml", metavar="PATH",
             help="Matterbridge's config, to compare its account and gateway with ours")] = None,

@@ -11,6 +11,7 @@ from vhctl.errors import VhctlError
 from vhctl.installlock import install_lock
 from vhctl.output import Progress, emit
 from vhctl.state import state
+from vhctl.options import JsonOption
 
 HELP = """Make the hub's venv (vhctl_hub, fastapi, uvicorn, httptools, requests, keyring) for the plugin's Python.
 
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
         venv: Annotated[Optional[Path], typer.Option(
             "--venv", metavar="DIR",
             help="where the venv goes (default: the recorded one, else beside the config's data)")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+        as_json: JsonOption = False,
     ) -> None:
         result = install(state.config_path, plugin=plugin, python=python, venv=venv)
         for warning in result["warnings"]:

@@ -14,6 +14,7 @@ from vhctl.files import write_generated
 from vhctl.output import emit
 from vhctl.scripts import SCRIPTS, render_script
 from vhctl.state import state
+from vhctl.options import JsonOption
 
 HELP = """Write the hub scripts (hub_api.py, matterbridge.py) for the hub venv recorded by `vhctl install`.
 
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
             "recorded as hub.scripts_dir")] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="write nothing; say what would change")] = False,
         diff: Annotated[bool, typer.Option("--diff", help="write nothing; show each change as a diff")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+        as_json: JsonOption = False,
     ) -> None:
         emit(render_scripts(state.config_path, to, write=not (dry_run or diff), diff=diff), as_json, _human)
 

@@ -20,7 +20,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Annotated, Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 from urllib.parse import urlsplit
 
 import typer
@@ -34,6 +34,7 @@ from vhctl.errors import VhctlError
 from vhctl.hubvenv import hub_state_dir
 from vhctl.output import emit
 from vhctl.scripts import SCRIPTS
+from vhctl.options import JsonOption, TimeoutOption
 
 HELP = """Show the hub venv, the scripts, the tokens' presence and whether each component runs.
 
@@ -61,10 +62,8 @@ HEALTH_WORDS = {OK: "ok", DEGRADED: "degraded", DOWN: "down"}
 def register(app: typer.Typer) -> None:
     @app.command("status", help=HELP)
     def status_command(
-        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
-        timeout: Annotated[float, typer.Option(
-            "--timeout", min=0.1, max=30.0, metavar="SECONDS",
-            help="longest wait for each network check")] = 2.0,
+        as_json: JsonOption = False,
+        timeout: TimeoutOption = 2.0,
     ) -> None:
         try:
             data = collect(state.config_path, timeout)

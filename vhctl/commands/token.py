@@ -23,6 +23,7 @@ from vhctl import configfile, hubvenv
 from vhctl.state import state
 from vhctl.errors import VhctlError
 from vhctl.output import emit
+from vhctl.options import JsonOption
 
 HELP = """Create, replace, show or delete the API token and the Matterbridge token.
 
@@ -58,32 +59,31 @@ LABELS = {"api": "API token", "matterbridge": "Matterbridge token"}
 #: Longest token `set` accepts, characters.
 MAX_TOKEN = 512
 NameArg = Annotated[Secret, typer.Argument(help="which token: api or matterbridge")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
 
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
     @group.command("generate", help="Create the token if there is none (an existing one is kept).")
-    def generate_command(name: NameArg = Secret.api, as_json: JsonOpt = False) -> None:
+    def generate_command(name: NameArg = Secret.api, as_json: JsonOption = False) -> None:
         _report(new_token(name.value, replace=False), as_json)
 
     @group.command("rotate", help="Replace the token with a new one (clients of the old one get 401).")
-    def rotate_command(name: NameArg = Secret.api, as_json: JsonOpt = False) -> None:
+    def rotate_command(name: NameArg = Secret.api, as_json: JsonOption = False) -> None:
         _report(new_token(name.value, replace=True), as_json)
 
     @group.command("set", help="Store a token you have (read from stdin, or typed twice at a prompt).")
-    def set_command(name: NameArg = Secret.api, as_json: JsonOpt = False) -> None:
+    def set_command(name: NameArg = Secret.api, as_json: JsonOption = False) -> None:
         _report(set_token(name.value, _read_value(name.value)), as_json)
 
     @group.command("show", help="Say whether the token is set and where (masked unless --reveal).")
     def show_command(name: NameArg = Secret.api,
                      reveal: Annotated[bool, typer.Option("--reveal", help="print the whole token")] = False,
-                     as_json: JsonOpt = False) -> None:
+                     as_json: JsonOption = False) -> None:
         _report(show(name.value, reveal), as_json)
 
     @group.command("delete", help="Remove the token (the API then serves public data only).")
-    def delete_command(name: NameArg = Secret.api, as_json: JsonOpt = False) -> None:
+    def delete_command(name: NameArg = Secret.api, as_json: JsonOption = False) -> None:
         _report(delete(name.value), as_json)
 
     app.add_typer(group, name="token", help=HELP)
