@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import sysconfig
 import threading
 import time
@@ -13,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 import requests
 
-from testkit.runtime import wait_until
+from testkit.runtime import script_values, wait_until
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub
@@ -129,10 +128,7 @@ class ApiHub:
         self.config.write_text(f'[hub]\nstate_dir = "{self.state_dir}"\n[api]\n' + "\n".join(lines) + "\n",
                                encoding="utf-8")
         self.script = folder / "hub_api.py"
-        self.script.write_text(render("hub_api.py", {
-            "venv": str(Path(SITE_PACKAGES).parents[2]), "site_packages": SITE_PACKAGES,
-            "python": "%d.%d" % sys.version_info[:2], "config_file": str(self.config), "component": "api"}),
-            encoding="utf-8")
+        self.script.write_text(render("hub_api.py", script_values(self.config, "api")), encoding="utf-8")
         self.op = hub.login("Admin", user_class=5, share=0)
         self.sid: Optional[int] = None
 

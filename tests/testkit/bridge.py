@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import sysconfig
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from testkit.api import ApiHub, _toml as toml_value
-from testkit.runtime import wait_until
+from testkit.runtime import script_values, wait_until
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub
@@ -37,10 +36,7 @@ class BridgeHub(ApiHub):
         if token is not None:
             secret.store_token(token)
         self.script = folder / "matterbridge.py"
-        self.script.write_text(render("matterbridge.py", {
-            "venv": str(Path(SITE_PACKAGES).parents[2]), "site_packages": SITE_PACKAGES,
-            "python": "%d.%d" % sys.version_info[:2], "config_file": str(self.config), "component": "bridge"}),
-            encoding="utf-8")
+        self.script.write_text(render("matterbridge.py", script_values(self.config, "bridge")), encoding="utf-8")
         self.op = hub.login("Admin", user_class=5, share=0)
         self.sid: Optional[int] = None
 

@@ -39,6 +39,12 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, hub: Optiona
         time.sleep(0.02)
 
 
+def script_values(config: Path, component: str) -> dict:
+    """The values `vhctl render` would give a script for this test process's venv and ``config``."""
+    return {"venv": str(Path(SITE_PACKAGES).parents[2]), "site_packages": SITE_PACKAGES,
+            "python": PYTHON, "config_file": str(config), "component": component}
+
+
 class Scripts:
     """Writes configs and rendered scripts for one test."""
 
@@ -59,8 +65,7 @@ class Scripts:
 
     def hub_api(self, config: Path, component: str = "vhctl_fixture:Echo", name: str = "hub_api.py",
                 **overrides: Any) -> str:
-        values = {"venv": str(Path(SITE_PACKAGES).parents[2]), "site_packages": SITE_PACKAGES,
-                  "python": PYTHON, "config_file": str(config), "component": component, **overrides}
+        values = {**script_values(config, component), **overrides}
         return self._write(name, render("hub_api.py", values))
 
     def second(self, config: Path, component: str = "vhctl_fixture:Bridge",
