@@ -226,8 +226,10 @@ def test_a_config_shared_through_its_group_keeps_owner_group_and_mode(setup: Hub
     if gid == setup.user.pw_gid:
         assert read.returncode == 0 or read.stdout.startswith("{"), read.stderr
         assert "error" not in read.json() and read.json()["config_exists"] is True, read.stdout
-    else:  # not in that group: the CLI says it cannot read the file, as a usage error
-        assert read.returncode == 2 and f"{setup.config}' is not readable" in read.stderr, read.stderr
+    else:  # not in that group: the JSON says the file cannot be read, with the usage-error exit code
+        report = read.json()
+        assert (read.returncode, report["exit_code"]) == (2, 2), read
+        assert f"{setup.config}: cannot read" in report["error"], read.stdout
 
 
 def test_status_json_is_json_even_when_the_config_cannot_be_read(setup: HubSetup) -> None:
