@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import grp
-import os
 import pwd
-import subprocess
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 from testkit.cli import Run, headless_env, run_vhctl
+from testkit.unixuser import run_scoped, unix_user
 
 #: The service account the ownership tests give files to (a system user with its own group).
-SERVICE_USER = "vhctl-test-svc"
+SERVICE_USER = run_scoped("vhctl-test-svc")
 
 
 @pytest.fixture(scope="session")
 def service_account() -> Iterator[pwd.struct_passwd]:
     """A real system user with a group of its own (useradd; removed afterwards)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a second Unix user and group")
-    subprocess.run(["userdel", SERVICE_USER], capture_output=True)
-    subprocess.run(["groupdel", SERVICE_USER], capture_output=True)
-    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                    "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True, capture_output=True)
-    account = pwd.getpwnam(SERVICE_USER)
-    assert grp.getgrgid(account.pw_gid).gr_name == SERVICE_USER and account.pw_uid != 0
-    yield account
-    subprocess.run(["userdel", SERVICE_USER], capture_output=True)
-    subprocess.run(["groupdel", SERVICE_USER], capture_output=True)
+    with unix_user(SERVICE_USER, "--user-group", "--no-create-home", "--home-dir", "/nonexistent") as account:
+        assert grp.getgrgid(account.pw_gid).gr_name == SERVICE_USER and account.pw_uid != 0
+        yield account
 
 
 @pytest.fixture

@@ -23,25 +23,20 @@ from typing import Iterator
 
 import pytest
 from testkit.cli import REPO, Run, headless_env, run_vhctl
+from testkit.unixuser import run_scoped, unix_user
 from vhctl_hub import secrets as vault
 
-HUB_USER = "vhctl-hubtest"
+HUB_USER = run_scoped("vhctl-hubtest")
 #: The Python a Debian hub embeds, which another user can run (the tests' own may sit under /root).
 SYSTEM_PYTHON = next((p for p in ("/usr/bin/python3.11", "/usr/bin/python3") if os.access(p, os.X_OK)), None)
 SECRET = "hub-user-test-matterbridge-token-0123456789"
 
 
 @pytest.fixture(scope="session")
-def hub_user() -> pwd.struct_passwd:
-    """The hub's service user (created once if missing; other sessions may share it, so it stays)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a second Unix user and to run commands as it")
-    try:
-        return pwd.getpwnam(HUB_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", HUB_USER],
-                       check=True, capture_output=True)
-        return pwd.getpwnam(HUB_USER)
+def hub_user() -> Iterator[pwd.struct_passwd]:
+    """The hub's service user, with a group of its own (Debian's useradd makes one)."""
+    with unix_user(HUB_USER, "--no-create-home") as user:
+        yield user
 
 
 def _distributions(root: str) -> list[importlib.metadata.Distribution]:
@@ -209,7 +204,7 @@ def test_as_the_hub_user_tokens_work_and_its_keyring_stays_0600_and_its_own(setu
     assert token not in doctor.stdout + doctor.stderr and rotated.stdout.strip() not in doctor.stdout
 
 
-@pytest.mark.parametrize("group", ["nogroup", HUB_USER])
+@pytest.mark.parametrize("group", ["nogroup", HUB_USER], ids=["nogroup", "own-group"])
 def test_a_config_shared_through_its_group_keeps_owner_group_and_mode(setup: HubSetup, group: str) -> None:
     """root:GROUP 0640, GROUP being nogroup or the hub user's own: root's `configure` keeps it so,
     and the hub's user still reads its config through the group."""

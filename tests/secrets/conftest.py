@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import pwd
 import shutil
 import subprocess
@@ -14,9 +13,10 @@ from typing import Iterator
 
 import pytest
 from testkit.keyring import HUB_PYTHON, Headless, headless_env
+from testkit.unixuser import run_scoped, unix_user
 
 #: The hub's user in the ownership tests (created and removed by the ``hub_user`` fixture).
-HUB_USER = "vhctl-hub-test"
+HUB_USER = run_scoped("vhctl-hub-test")
 
 
 @dataclass
@@ -49,13 +49,10 @@ def installed() -> Iterator[Installed]:
 @pytest.fixture(scope="session")
 def hub_user() -> Iterator[pwd.struct_passwd]:
     """A real system user for the hub, with its own home (useradd; removed afterwards)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a second Unix user")
     home = Path(tempfile.mkdtemp(prefix="vhctl-hubuser-")) / HUB_USER
-    subprocess.run(["userdel", "-r", HUB_USER], capture_output=True)
-    subprocess.run(["useradd", "--system", "--create-home", "--home-dir", str(home), "--shell", "/usr/sbin/nologin",
-                    HUB_USER], check=True, capture_output=True)
     home.parent.chmod(0o755)
-    yield pwd.getpwnam(HUB_USER)
-    subprocess.run(["userdel", "-r", HUB_USER], capture_output=True)
-    shutil.rmtree(home.parent, ignore_errors=True)
+    try:
+        with unix_user(HUB_USER, "--create-home", "--home-dir", str(home)) as user:
+            yield user
+    finally:
+        shutil.rmtree(home.parent, ignore_errors=True)
