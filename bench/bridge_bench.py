@@ -78,7 +78,8 @@ def reference_post(pool: urllib3.PoolManager, url: str) -> Callable[[int], Any]:
 def timed_ticks(runtime: Any) -> List[int]:
     """Wrap the runtime's OnTimer handler: the list fills with each tick's hub-thread time (ns)."""
     spent: List[int] = []
-    handler = runtime._handlers["OnTimer"]
+    handlers = runtime.dispatcher.handlers
+    handler = handlers["OnTimer"]
 
     def timed(now: float) -> int:
         began = time.perf_counter_ns()
@@ -87,7 +88,7 @@ def timed_ticks(runtime: Any) -> List[int]:
         finally:
             spent.append(time.perf_counter_ns() - began)
 
-    runtime._handlers["OnTimer"] = timed
+    handlers["OnTimer"] = timed
     return spent
 
 
@@ -106,6 +107,7 @@ def previous_design(comp: Any) -> Callable[[dict], None]:
 def inbound_flood(mb: MatterbridgeStandIn, user: Any, runtime: Any, count: int, word: str) -> Dict[str, Any]:
     """``count`` remote lines at once; msg/s until the user has them all, and the OnTimer times."""
     marker = f"<[Bridge]> [irc] <bob> {word} {count - 1}|".encode()
+    handler = runtime.dispatcher.handlers["OnTimer"]
     ticks = timed_ticks(runtime)
     began = time.perf_counter()
     try:
@@ -114,7 +116,7 @@ def inbound_flood(mb: MatterbridgeStandIn, user: Any, runtime: Any, count: int, 
             time.sleep(0.005)
         elapsed = time.perf_counter() - began
     finally:
-        runtime._handlers["OnTimer"] = runtime._on_timer
+        runtime.dispatcher.handlers["OnTimer"] = handler
     got = user.received.count(f"<[Bridge]> [irc] <bob> {word} ".encode())
     return {"msg_s": round(got / elapsed), "sent": count, "shown": got, "lost": count - got,
             "on_timer": quantiles(ticks) if ticks else None}

@@ -9,7 +9,7 @@ Grouping is exact, without knowing how many slots call a hook, because of two fa
   the hub does anything else (F19);
 - the hub calls ``OnParsedMsgAny(nick, raw)`` for every protocol message of a logged-in user BEFORE
   the message's own hooks (F32, A3): chat lines, commands in chat or by PM, MyINFO. Every vhctl script
-  defines it (``runtime.HOOKS``), so its calls pass through here too and mark where a message begins.
+  defines it (``dispatch.HOOKS``), so its calls pass through here too and mark where a message begins.
 So a call repeats the current event exactly when it equals the call just before it at the same
 nesting depth: two identical chat lines or commands always have their messages' OnParsedMsgAny
 calls between them. The hooks no message precedes separate themselves: OnTimer's argument is the

@@ -16,7 +16,9 @@ from typing import Any, Callable, Dict, Optional
 from vhctl_hub import hublog, told
 from vhctl_hub.component import Component, Context
 from vhctl_hub.config import ConfigError, Settings, load_settings
-from vhctl_hub.runtime import HOOKS, Runtime, build_runtime, describe_start_error
+from vhctl_hub.dispatch import HOOKS
+from vhctl_hub.runtime import Runtime, build_runtime
+from vhctl_hub.starterror import describe_start_error
 from vhctl_hub.statedir import StateDirError, ensure_private, fallback_state_dir
 from vhctl_hub.status import StatusBoard, status_path
 

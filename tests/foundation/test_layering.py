@@ -88,12 +88,52 @@ def _circle_through(graph: dict[str, set[str]], start: str) -> list[str]:
     return []
 
 
+def _circles(graph: dict[str, set[str]]) -> list[str]:
+    found = {frozenset(circle): " -> ".join(circle)
+             for circle in (_circle_through(graph, name) for name in sorted(graph)) if circle}
+    return sorted(found.values())
+
+
 def test_no_module_of_vhctl_imports_itself_back_when_loaded() -> None:
     graph = _import_graph(vhctl)
     assert "vhctl.cli" in graph and "vhctl.commands.render" in graph
-    circles = {frozenset(circle): " -> ".join(circle)
-               for circle in (_circle_through(graph, name) for name in sorted(graph)) if circle}
-    assert not circles, sorted(circles.values())
+    assert not _circles(graph)
+
+
+def test_no_module_of_the_runtime_imports_itself_back_when_loaded() -> None:
+    graph = _import_graph(vhctl_hub)
+    assert "vhctl_hub.runtime" in graph and "vhctl_hub.bridge.component" in graph
+    assert not _circles(graph)
+
+
+#: The runtime core, bottom up: a part imports only parts before it. The runtime puts them together,
+#: the script module is the door of the hub's scripts; the supervisor knows the runtime only as the
+#: ``Host`` it is given.
+RUNTIME_CORE = ("vhctl_hub.starterror", "vhctl_hub.ticks", "vhctl_hub.dedup", "vhctl_hub.hookstats",
+                "vhctl_hub.supervisor", "vhctl_hub.registry", "vhctl_hub.dispatch", "vhctl_hub.handlers",
+                "vhctl_hub.runtime", "vhctl_hub.script")
+#: Parts that never reach each other although the order allows it: the handlers know nothing of how
+#: hook calls reach them (the dispatcher calls the handlers it is given).
+INDEPENDENT = (("vhctl_hub.handlers", "vhctl_hub.dispatch"),)
+
+
+def _reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def test_the_runtime_core_parts_import_only_the_parts_below_them() -> None:
+    graph = _import_graph(vhctl_hub)
+    above = {part: set(RUNTIME_CORE[i + 1:]) for i, part in enumerate(RUNTIME_CORE)}
+    wrong = {part: sorted(_reached(graph, part) & later) for part, later in above.items()}
+    assert not {part: found for part, found in wrong.items() if found}
+    crossed = [f"{a} -> {b}" for a, b in INDEPENDENT if b in _reached(graph, a)]
+    assert not crossed
+    assert "vhctl_hub.supervisor" in _reached(graph, "vhctl_hub.runtime")   # the check sees imports
 
 
 def _sim_imports() -> dict[str, tuple[set[str], set[str]]]:

@@ -16,11 +16,11 @@ from vhctl.files import GENERATED_MARK
 from vhctl.render import placeholders, render, render_text, template_text
 from vhctl_hub.commands import CommandSet, route
 from vhctl_hub.dedup import EventDeduper
+from vhctl_hub.dispatch import HOOKS, plugin_verdict
 from vhctl_hub.events import EventFeed
 from vhctl_hub.hookguard import HookGuard
 from vhctl_hub.lease import Lease
-from vhctl_hub.runtime import describe_start_error
-from vhctl_hub.runtime import HOOKS, plugin_verdict
+from vhctl_hub.starterror import describe_start_error
 from vhctl_hub.status import StatusBoard, read_status, scrub, status_path
 from vhctl_hub.workqueue import QueueFull, WorkQueue
 

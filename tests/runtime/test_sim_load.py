@@ -9,7 +9,7 @@ import sys
 import pytest
 from testkit.runtime import component, free_port, load, wait_until
 
-from vhctl_hub.runtime import describe_start_error
+from vhctl_hub.starterror import describe_start_error
 from vhctl_hub.status import read_status
 
 FASTAPI_FIXTURE = '''

@@ -1,0 +1,114 @@
+"""One hook call of the plugin -> the runtime's handler for it, once per event, timed.
+
+- sub-interpreter mode: each script has its own runtime and the plugin calls its hook once per
+  event: the call goes straight to the handler.
+- single-interpreter mode: every script shares ``__main__`` (F3) and one runtime; the surviving hook
+  function is called once per script that had it (A12). ``EventDeduper`` turns those calls back
+  into one event, using OnParsedMsgAny to tell where each user message begins, and a third-party
+  hook of the same name (see ``HookGuard``) is called after ours ("chained"), its 0 blocking.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, Tuple
+
+from vhctl_hub import hublog
+from vhctl_hub.dedup import EventDeduper
+from vhctl_hub.hookguard import HookGuard
+from vhctl_hub.hookstats import HookStats
+from vhctl_hub.vhaccess import VhAccess
+
+#: The hooks every vhctl script defines. OnParsedMsgAny does no work: in single mode it marks where
+#: each user message begins, so that the same command typed twice is two events (see ``dedup``).
+HOOKS = ("OnTimer", "OnUserLogin", "OnUserLogout", "OnParsedMsgAny", "OnParsedMsgMyINFO",
+         "OnParsedMsgChat", "OnHubCommand", "OnUnLoad")
+#: Called for every protocol message of every user: kept to the bare minimum.
+MESSAGE_HOOK = "OnParsedMsgAny"
+
+Handlers = Dict[str, Callable[..., int]]
+
+
+def plugin_verdict(value: Any) -> int:
+    """What the plugin makes of a hook's return value (F20): 0 blocks, everything else allows."""
+    if value is None:
+        return 0
+    if isinstance(value, (bool, int)):
+        return 1 if value else 0
+    return 1
+
+
+class HookDispatcher:
+    """Calls the runtime's handler of each hook (``handlers``: hook name -> function of the hook's
+    arguments, returning the verdict) and records the hub-thread time spent (``stats``)."""
+
+    def __init__(self, single: bool, handlers: Handlers, guard: HookGuard, vh: VhAccess) -> None:
+        self.single = single
+        self.handlers = handlers
+        self.guard = guard
+        self.vh = vh
+        self.stats = HookStats()
+        self.dedup = EventDeduper()
+
+    def dispatch(self, hook: str, args: Tuple[Any, ...]) -> int:
+        """Handle one hook call; returns 1, or 0 only for a command a component handled."""
+        if hook == MESSAGE_HOOK:
+            return self._on_message(args)
+        started = time.perf_counter_ns()
+        try:
+            if not self.single:
+                return self._handle(hook, args)
+            if self.guard.pending:
+                self._settle_guard(final=hook == "OnTimer")
+            repeated = self.dedup.enter(hook, args)
+            if repeated is not None:
+                return repeated
+            verdict = 1
+            try:
+                verdict = self._handle(hook, args)
+            finally:
+                self.dedup.leave(verdict)
+            return verdict
+        except Exception as exc:  # noqa: BLE001 - a hook must never fail the hub's event
+            hublog.log_exception(f"{hook} failed", exc)
+            return 1
+        finally:
+            self.stats.record(hook, time.perf_counter_ns() - started)
+
+    def _handle(self, hook: str, args: Tuple[Any, ...]) -> int:
+        try:
+            verdict = self.handlers[hook](*args)
+        except Exception as exc:  # noqa: BLE001
+            hublog.log_exception(f"{hook} failed", exc)
+            verdict = 1
+        foreign = self.guard.foreign.get(hook) if self.single else None
+        if foreign is not None:
+            try:
+                verdict = min(verdict, plugin_verdict(foreign(*args)))
+            except Exception as exc:  # noqa: BLE001 - the plugin treats it as "allow" too (F20)
+                hublog.log_exception(f"third-party {hook} failed", exc)
+        return verdict
+
+    def _on_message(self, args: Tuple[Any, ...]) -> int:
+        """OnParsedMsgAny: every message of every user, so no timing and no work of ours. Single
+        mode: it passes through the deduper (that is what separates two identical commands) and a
+        third-party OnParsedMsgAny is chained once per message, its 0 blocking."""
+        if not self.single:
+            return 1
+        if self.guard.pending:   # before the message's other hooks: they find ours in place (A23)
+            self._settle_guard(final=False)
+        dedup = self.dedup
+        repeated = dedup.enter(MESSAGE_HOOK, args)
+        if repeated is not None:
+            return repeated
+        verdict = 1
+        try:
+            if MESSAGE_HOOK in self.guard.foreign:
+                verdict = self._handle(MESSAGE_HOOK, args)
+        finally:
+            dedup.leave(verdict)
+        return verdict
+
+    def _settle_guard(self, final: bool) -> None:
+        """Single mode, hub thread: finish a third-party load or unload the guard was told about."""
+        self.guard.settle(self.vh.myid(), self.vh.slot_alive, final)
