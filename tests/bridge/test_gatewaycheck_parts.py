@@ -7,36 +7,17 @@ import sys
 
 import pytest
 
+from testkit import tomltext
+
 from vhctl_hub.bridge.gatewaycheck import from_traffic, in_config, parse
 
-TOML = """
-[api.vhctl]
-BindAddress = "127.0.0.1:4242"
-
-[[gateway]]
-name = "dchub"
-enable = true
-  [[gateway.inout]]
-  account = "api.vhctl"
-  channel = "api"
-  [[gateway.inout]]
-  account = "irc.libera"
-  channel = "#hub"
-
-[[gateway]]
-name = "off"
-enable = false
-  [[gateway.inout]]
-  account = "api.vhctl"
-  channel = "api"
-
-[[gateway]]
-name = "oneway"
-enable = true
-  [[gateway.in]]
-  account = "api.vhctl"
-  channel = "api"
-"""
+OURS = ("api.vhctl", "api")
+TOML = "\n".join([
+    '[api.vhctl]\nBindAddress = "127.0.0.1:4242"\n',
+    tomltext.gateway("dchub", inout=[OURS, ("irc.libera", "#hub")]),
+    tomltext.gateway("off", enable=False, inout=[OURS]),
+    tomltext.gateway("oneway", in_=[OURS]),
+])
 
 
 def test_M22_a_gateway_in_the_config_enabled_with_our_account_both_ways_passes():

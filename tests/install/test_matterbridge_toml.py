@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from testkit import tomltext
 from testkit.cli import REPO, headless_env, run_vhctl
 
 TOKEN = "mb-" + "x" * 40
@@ -23,13 +24,7 @@ RemoteNickFormat="[{PROTOCOL}] <{NICK}> "   # trailing comment
 Server="irc.libera.chat:6697"
 Nick="mybot"
 
-[[gateway]]
-name="other"
-enable=true
-    [[gateway.inout]]
-    account="irc.libera"
-    channel="#x"
-"""
+""" + tomltext.gateway("other", inout=[("irc.libera", "#x")])
 
 
 @pytest.fixture
@@ -158,7 +153,7 @@ def test_merge_refuses_a_conflict_unless_force_m2(cli, tmp_path):
 def test_merge_refuses_our_gateway_already_there_m3(cli, tmp_path):
     _set_token(cli)
     target = tmp_path / "matterbridge.toml"
-    target.write_text(USER_FILE.replace('name="other"', 'name="dchub"'))
+    target.write_text(USER_FILE.replace('name = "other"', 'name = "dchub"'))
     run = cli("matterbridge-toml", "--merge", str(target))
     assert run.returncode == 1 and "gateway 'dchub'" in run.stderr
 
