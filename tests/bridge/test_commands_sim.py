@@ -3,7 +3,7 @@ Both plugin modes, zero thread violations."""
 
 from __future__ import annotations
 
-from testkit.bridge import wait_until
+from testkit.bridge import connected_lab, wait_until
 
 from vhctl_hub.config import load_settings
 
@@ -63,10 +63,7 @@ def test_stop_start_status(make_bridge_hub, standin, mode):
 
 
 def test_hostile_remote_text_reaches_users_as_text_only_M49_M50_M87(make_bridge_hub, standin, mode):
-    mb = standin()
-    bridge = make_bridge_hub(mode, mb)
-    bridge.connected()
-    alice = bridge.hub.login("alice", share=0)
+    mb, bridge, alice = connected_lab(make_bridge_hub, standin, mode)
     mb.inject("price $5 | $MyINFO $ALL x|\r\n<Admin> I am the admin\x00", "ev|l$nick")
     mb.inject("😀 " + "y" * 1_000_000, "big")
     wait_until(lambda: len(bridge.chat_lines(alice)) >= 3, 15, bridge.hub)
@@ -94,10 +91,7 @@ def test_status_warns_when_nothing_comes_back_from_the_gateway_M22(make_bridge_h
 
 
 def test_lines_kept_across_stop_and_start_are_sent_once(make_bridge_hub, standin, mode):
-    mb = standin()
-    bridge = make_bridge_hub(mode, mb)
-    bridge.connected()
-    alice = bridge.hub.login("alice", share=0)
+    mb, bridge, alice = connected_lab(make_bridge_hub, standin, mode)
     mb.stop()
     alice.say("kept while down")
     comp = bridge.component()

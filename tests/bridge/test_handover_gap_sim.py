@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, List, Tuple
 
-from testkit.bridge import wait_until
+from testkit.bridge import connected_lab, wait_until
 
 PREFIX = "[irc] <bob> "
 
@@ -46,12 +46,12 @@ class Flood:
         self._thread.join(10)
 
 
-def connected_lab(make_bridge_hub: Any, standin: Any, mode: str) -> Tuple[Any, Any, Any]:
-    """(stand-in, bridge hub with its WebSocket up, a user reading main chat)."""
-    mb = standin()
-    bridge = make_bridge_hub(mode, mb)
-    bridge.connected()
-    return mb, bridge, bridge.hub.login("alice", share=0)
+def lab_after_a_first_line(make_bridge_hub: Any, standin: Any, mode: str) -> Tuple[Any, Any, Any]:
+    """``connected_lab`` once the remote line "before 0" was shown to the user."""
+    mb, bridge, alice = connected_lab(make_bridge_hub, standin, mode)
+    mb.inject("before 0", "bob")
+    wait_until(lambda: shown(bridge, alice, "before") == ["before 0"], 10, bridge.hub)
+    return mb, bridge, alice
 
 
 def cut(mb: Any) -> None:
@@ -80,9 +80,7 @@ def test_M14_M56_M83_pyreload_hands_the_websocket_over_without_a_gap_or_a_duplic
 
 def test_M82_M86_lines_routed_while_our_websocket_was_cut_are_read_back_from_the_ring_once(
         make_bridge_hub, standin, mode):
-    mb, bridge, alice = connected_lab(make_bridge_hub, standin, mode)
-    mb.inject("before 0", "bob")
-    wait_until(lambda: shown(bridge, alice, "before") == ["before 0"], 10, bridge.hub)
+    mb, bridge, alice = lab_after_a_first_line(make_bridge_hub, standin, mode)
     cut(mb)
     gap = [f"gap {i}" for i in range(5)]
     for text in gap:
@@ -123,9 +121,7 @@ def test_M32_after_the_first_read_a_gap_keeps_only_10_and_the_overflow_is_counte
 
 def test_M82_M86_a_clean_hub_restart_reads_back_what_was_routed_while_the_hub_was_down(
         make_bridge_hub, standin, mode):
-    mb, first, alice = connected_lab(make_bridge_hub, standin, mode)
-    mb.inject("before 0", "bob")
-    wait_until(lambda: shown(first, alice, "before") == ["before 0"], 10, first.hub)
+    mb, first, alice = lab_after_a_first_line(make_bridge_hub, standin, mode)
     first.shutdown()                  # OnUnLoad: the bridge leaves its hand-over in the state folder
     mb.wait_until(lambda m: m.ws_clients == 0)
     for i in range(3):
@@ -144,9 +140,7 @@ def test_M82_M86_a_clean_hub_restart_reads_back_what_was_routed_while_the_hub_wa
 
 def test_M82_pyreload_during_a_gap_hands_the_gap_over_and_the_new_instance_reads_it_back(
         make_bridge_hub, standin, mode):
-    mb, bridge, alice = connected_lab(make_bridge_hub, standin, mode)
-    mb.inject("before 0", "bob")
-    wait_until(lambda: shown(bridge, alice, "before") == ["before 0"], 10, bridge.hub)
+    mb, bridge, alice = lab_after_a_first_line(make_bridge_hub, standin, mode)
     cut(mb)
     for i in range(3):
         mb.inject(f"gap {i}", "bob")

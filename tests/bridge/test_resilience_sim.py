@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from testkit.bridge import wait_until
+from testkit.bridge import connected_lab, wait_until
 
 TOKEN = "bridge-secret-token"
 
@@ -36,10 +36,7 @@ def test_lines_typed_while_matterbridge_is_down_arrive_in_order_after_restart_M5
 
 
 def test_black_holed_matterbridge_keeps_the_hub_fast_and_loses_nothing_queued(make_bridge_hub, standin, mode):
-    mb = standin()
-    bridge = make_bridge_hub(mode, mb)
-    bridge.connected()
-    alice = bridge.hub.login("alice", share=0)
+    mb, bridge, alice = connected_lab(make_bridge_hub, standin, mode)
     mb.blackhole(True)
     alice.say("into the hole")  # in flight when the hole opens: its fate is unknown (M21)
     comp = bridge.component()
@@ -71,10 +68,7 @@ def test_wrong_token_is_reported_and_not_hammered_M11_M63(make_bridge_hub, stand
 
 
 def test_outbox_is_handed_to_the_new_instance_on_pyreload(make_bridge_hub, standin, mode):
-    mb = standin()
-    bridge = make_bridge_hub(mode, mb)
-    bridge.connected()
-    alice = bridge.hub.login("alice", share=0)
+    mb, bridge, alice = connected_lab(make_bridge_hub, standin, mode)
     mb.stop()
     for i in range(3):
         alice.say(f"kept {i}")

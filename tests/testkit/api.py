@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sysconfig
 import threading
 import time
 import types
@@ -12,7 +11,8 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 import requests
 
-from testkit.runtime import script_values, wait_until
+from testkit import tomltext
+from testkit.runtime import component, script_values, wait_until
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub
@@ -25,8 +25,6 @@ from vhctl_hub.api.webstack import WebStack
 from vhctl_hub.config import ApiSettings
 from vhctl_hub.events import EventFeed
 from vhctl_hub.snapshot import HubSnapshot, UserInfo, class_name
-
-SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 
 
 def user(nick: str, cls: int = 0, share: int = 0, **fields: Any) -> UserInfo:
@@ -117,13 +115,16 @@ class StandaloneApi:
 class ApiHub:
     """A simulated hub, an operator, and the rendered hub_api.py (component "api")."""
 
+    #: The name of the component the loaded script runs.
+    NAME = "api"
+
     def __init__(self, hub: Hub, folder: Path, api_settings: Dict[str, Any]) -> None:
         self.hub = hub
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.state_dir = folder / "state"
         settings = {"port": 0, **api_settings}
-        lines = [f"{k} = {_toml(v)}" for k, v in settings.items()]
+        lines = [f"{k} = {tomltext.value(v)}" for k, v in settings.items()]
         self.config = folder / "vhctl.toml"
         self.config.write_text(f'[hub]\nstate_dir = "{self.state_dir}"\n[api]\n' + "\n".join(lines) + "\n",
                                encoding="utf-8")
@@ -146,11 +147,9 @@ class ApiHub:
         return reply
 
     def component(self) -> Any:
-        """The live ApiComponent of the loaded script (its own copy in sub mode)."""
-        runtime = self.hub.plugin.script_module(self.sid).hub_runtime.runtime()
-        found = [i.component for i in runtime.instances() if i.ctx.name == "api"]
-        assert found, "no live api component"
-        return found[0]
+        """The live component (``NAME``) of the loaded script (its own copy in sub mode)."""
+        assert self.sid is not None, "no script loaded"
+        return component(self.hub, self.sid, self.NAME)
 
     def url(self, timeout: float = 10.0) -> str:
         """The URL once the component serves."""
@@ -178,12 +177,3 @@ class ApiHub:
         assert not hub.errors, hub.errors[0]
         hub.plugin.violations.assert_clean()
 
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)

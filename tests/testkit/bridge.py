@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import sysconfig
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from testkit.api import ApiHub, _toml as toml_value
+from testkit import tomltext
+from testkit.api import ApiHub
 from testkit.runtime import script_values, wait_until
 
 from vhctl.render import render
 from vhctl.sim.hub import Hub
 from vhctl_hub.bridge import secret
 
-SITE_PACKAGES = sysconfig.get_paths()["purelib"]
-
 
 class BridgeHub(ApiHub):
     """A simulated hub, an operator, and the rendered matterbridge.py (component "bridge"); loading,
-    reloading and the clean shutdown are the API tests' (``ApiHub``)."""
+    reloading, the live component and the clean shutdown are the API tests' (``ApiHub``)."""
+
+    NAME = "bridge"
 
     def __init__(self, hub: Hub, folder: Path, mb: Any, token: Optional[str],  # noqa: PLW0231
                  settings: Dict[str, Any]) -> None:
@@ -28,7 +28,7 @@ class BridgeHub(ApiHub):
         self.state_dir = folder / "state"
         values = {"url": mb.url if mb is not None else "http://127.0.0.1:9", "gateway": "gateway1",
                   "retry_initial": 0.1, "retry_max": 1.0, **settings}
-        lines = [f"{k} = {toml_value(v)}" for k, v in values.items()]
+        lines = [f"{k} = {tomltext.value(v)}" for k, v in values.items()]
         self.config = folder / "vhctl.toml"
         self.config.write_text("# the operator's own comment\n"
                                f'[hub]\nstate_dir = "{self.state_dir}"\n[bridge]\n' + "\n".join(lines) + "\n",
@@ -39,13 +39,6 @@ class BridgeHub(ApiHub):
         self.script.write_text(render("matterbridge.py", script_values(self.config, "bridge")), encoding="utf-8")
         self.op = hub.login("Admin", user_class=5, share=0)
         self.sid: Optional[int] = None
-
-    def component(self) -> Any:
-        """The live BridgeComponent of the loaded script (its own copy in sub mode)."""
-        runtime = self.hub.plugin.script_module(self.sid).hub_runtime.runtime()
-        found = [i.component for i in runtime.instances() if i.ctx.name == "bridge"]
-        assert found, "no live bridge component"
-        return found[0]
 
     def connected(self, timeout: float = 10.0) -> Any:
         """Wait until the WebSocket is up (the stand-in counts a client)."""
@@ -67,3 +60,12 @@ class BridgeHub(ApiHub):
         """Main-chat lines ``user`` got from the bridge bot (protocol text, still NMDC-escaped)."""
         prefix = f"<{bot}> "
         return [m[len(prefix):] for m in user.messages() if m.startswith(prefix)]
+
+
+def connected_lab(make_bridge_hub: Callable[..., BridgeHub], standin: Callable[..., Any],
+                  mode: str) -> Tuple[Any, BridgeHub, Any]:
+    """(a started stand-in, a bridge hub with its WebSocket up, a user "alice" reading main chat)."""
+    mb = standin()
+    bridge = make_bridge_hub(mode, mb)
+    bridge.connected()
+    return mb, bridge, bridge.hub.login("alice", share=0)
