@@ -17,6 +17,14 @@ def _echo(hub, scripts, extra="", command_class=3):
     return sid, echo
 
 
+def _echo_on_a_new_hub(make_hub, scripts):
+    """(hub, the echo component) on a new hub, after the first OnTimer since the load."""
+    hub = make_hub()
+    _, echo = _echo(hub, scripts)
+    ticks(hub, 1)
+    return hub, echo
+
+
 def _first_complete(hub, echo):
     """The first complete snapshot: the reconciliation that reads the users online before the load
     works under each tick's time budget, so a loaded machine needs more ticks."""
@@ -81,9 +89,7 @@ def test_F49_19_host_comes_from_the_hub_only_when_its_dns_lookup_is_on(make_hub,
 
 
 def test_hooks_keep_the_cache_current_and_feed_events(make_hub, scripts):
-    hub = make_hub()
-    _, echo = _echo(hub, scripts)
-    ticks(hub, 1)
+    hub, echo = _echo_on_a_new_hub(make_hub, scripts)
     feed = echo.ctx.events
     cursor = feed.latest_seq()
     bob = hub.login("bob", share=100)
@@ -147,9 +153,7 @@ def test_background_readers_need_no_lock_and_break_no_rule(make_hub, scripts):
 
 
 def test_F49_14_ops_follow_logins_at_the_next_tick_and_robots_at_the_next_reconciliation(make_hub, scripts):
-    hub = make_hub()
-    _, echo = _echo(hub, scripts)
-    ticks(hub, 1)
+    hub, echo = _echo_on_a_new_hub(make_hub, scripts)
     cache = echo.ctx.cache
     assert cache.snapshot().complete
     op_lists = hub.plugin.vh_calls["GetOpList"]
@@ -178,9 +182,7 @@ def test_F49_14_ops_follow_logins_at_the_next_tick_and_robots_at_the_next_reconc
 
 
 def test_snapshots_are_published_by_OnTimer_and_only_after_a_change(make_hub, scripts):
-    hub = make_hub()
-    _, echo = _echo(hub, scripts)
-    ticks(hub, 1)
+    hub, echo = _echo_on_a_new_hub(make_hub, scripts)
     cache = echo.ctx.cache
     first = cache.snapshot()
     carol = hub.login("carol", share=7)
