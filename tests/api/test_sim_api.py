@@ -14,6 +14,7 @@ import pytest
 import requests
 from testkit.api import api_threads, get, listening_ports, wait_until
 
+from vhctl.demo import port_open
 from vhctl_hub.runtime import describe_start_error
 from vhctl_hub import secrets as vault
 from vhctl_hub.status import read_status
@@ -21,14 +22,6 @@ from vhctl_hub.status import read_status
 
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
-
-
-def _refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return True
-    return False
 
 
 @pytest.fixture
@@ -102,7 +95,7 @@ def test_A10_api_stop_really_frees_the_port_and_start_serves_again(lab):
     assert port in listening_ports()
     reply = lab.command("!api stop", wait_for="API ")
     assert reply.endswith(f"API stopped; port {port} is free again")
-    assert _refused(port) and port not in listening_ports()
+    assert not port_open(port) and port not in listening_ports()
     assert "vhctl-api-http" not in api_threads()
     assert "API stopped" in lab.command("!api status")
     assert "API is not running" in lab.command("!api stop", wait_for="API ")
@@ -155,7 +148,7 @@ def test_pyunload_stops_the_api_and_frees_the_port(make_api_hub, mode):
     api = make_api_hub(mode)
     port = _port(api.url())
     assert "stopped" in api.command(f"!pyunload {api.sid}")
-    wait_until(lambda: _refused(port), hub=api.hub)
+    wait_until(lambda: not port_open(port), hub=api.hub)
     # the server's threads end; the runtime's supervisor may wait a while for the hub's ticks
     wait_until(lambda: not [t for t in api_threads() if not t.endswith("-supervisor")], hub=api.hub)
 
@@ -168,7 +161,7 @@ def test_A10_reload_in_sub_mode_loads_and_explains_in_one_line(make_api_hub):
     wait_until(lambda: any(line in m for m in api.op.messages()), hub=api.hub)    # OpChat notice
     assert api.command("!api start") == line
     assert api.command("!api status") == line
-    wait_until(lambda: _refused(port), hub=api.hub)                               # the old one let go
+    wait_until(lambda: not port_open(port), hub=api.hub)                               # the old one let go
 
 
 def _apps() -> int:
@@ -193,7 +186,7 @@ def test_A10_fifty_reloads_in_single_mode_leave_no_thread_or_socket_or_app_behin
 
     wait_until(lambda: listening_ports() - before <= {final} and
                ours() == ["vhctl-api-http", "vhctl-api-supervisor", "vhctl-api-token"], hub=api.hub)
-    assert all(_refused(p) for p in ports - {final})
+    assert not any(port_open(p) for p in ports - {final})
     assert get(f"http://127.0.0.1:{final}/health").status_code == 200
     # FastAPI's memo of endpoint callables kept every stopped app alive (~0.3 MB per reload)
     wait_until(lambda: _apps() <= apps + 1, hub=api.hub)  # + the live one, if the first was frozen

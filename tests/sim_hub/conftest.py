@@ -3,7 +3,7 @@ NMDC socket clients (closed after the test)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Tuple
 
 import pytest
 
@@ -35,3 +35,15 @@ def raw_client() -> Iterator[Callable[[int], RawClient]]:
     yield connect
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def master_asked_for_password(make_hub: Callable[..., Hub],
+                              raw_client: Callable[[int], RawClient]) -> Tuple[Hub, RawClient, bytes]:
+    """A hub on a real port with "Master" registered (class 10, password "secret") and a raw client
+    that did the handshake as Master: (hub, client, the bytes up to and with the hub's $GetPass)."""
+    hub = make_hub(listen_port=0)
+    hub.call(hub.register, "Master", 10, "secret")
+    client = raw_client(hub.port)
+    client.handshake("Master")
+    return hub, client, client.read_until(b"$GetPass|")

@@ -65,13 +65,9 @@ def test_A3_hook_order_of_a_login_and_a_close(make_hub: Callable[..., Hub], raw_
                       ("OnUserLogout", ("carol",))]
 
 
-def test_A1_registered_operator_gets_getpass_hello_logedin(make_hub: Callable[..., Hub],
-                                                            raw_client) -> None:
-    hub = make_hub(listen_port=0)
-    hub.call(hub.register, "Master", 10, "secret")
-    client = raw_client(hub.port)
-    client.handshake("Master")
-    assert client.read_until(b"$GetPass|") == SUPPORTS_REPLY + b"$HubName LabHub|$GetPass|"
+def test_A1_registered_operator_gets_getpass_hello_logedin(master_asked_for_password) -> None:
+    hub, client, asked = master_asked_for_password
+    assert asked == SUPPORTS_REPLY + b"$HubName LabHub|$GetPass|"
     client.send("$MyPass secret|")
     assert client.read_until(b"$LogedIn Master|") == b"$Hello Master|$LogedIn Master|"
     client.send("$Version 1,0091|$GetNickList|$MyINFO $ALL Master $ $\x01$$0$|")
@@ -81,12 +77,8 @@ def test_A1_registered_operator_gets_getpass_hello_logedin(make_hub: Callable[..
     assert "Master" in hub.call(hub.op_list)
 
 
-def test_wrong_password_gets_badpass_and_close(make_hub: Callable[..., Hub], raw_client) -> None:
-    hub = make_hub(listen_port=0)
-    hub.call(hub.register, "Master", 10, "secret")
-    client = raw_client(hub.port)
-    client.handshake("Master")
-    client.read_until(b"$GetPass|")
+def test_wrong_password_gets_badpass_and_close(master_asked_for_password) -> None:
+    hub, client, _ = master_asked_for_password
     client.send("$MyPass wrong|")
     assert client.read_to_eof() == b"$BadPass|"
     assert ("OnCloseConnEx", ("127.0.0.1", 12, "Master")) in hub.call(lambda: list(hub.plugin.calls))

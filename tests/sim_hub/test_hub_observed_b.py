@@ -4,11 +4,11 @@ stopping, and the system site folder, byte for byte where the observation gives 
 from __future__ import annotations
 
 import re
-import socket
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from vhctl.demo import port_open
 from vhctl.sim.hub import Hub
 
 MASTER_MYINFO = "$MyINFO $ALL Master $ $\x01$$0$"
@@ -16,20 +16,13 @@ HS_MYINFO = "$MyINFO $ALL Verlihub Hub security<Verlihub V:1.7.0.0,M:A,H:0/0/1,S
 OC_MYINFO = "$MyINFO $ALL OpChat Operator chat<Verlihub V:1.7.0.0,M:A,H:0/0/1,S:0>$ $\x01$$0$"
 
 
-def test_A15_registered_operator_login_order_over_a_socket(make_hub: Callable[..., Hub],
-                                                          raw_client) -> None:
-    hub = make_hub(listen_port=0)
-    hub.call(hub.register, "Master", 10, "secret")
-    client = raw_client(hub.port)
-    client.handshake("Master")
-    assert client.read_until(b"$GetPass|").endswith(b"$HubName LabHub|$GetPass|")
+def test_A15_registered_operator_login_order_over_a_socket(master_asked_for_password) -> None:
+    _, client, asked = master_asked_for_password
+    assert asked.endswith(b"$HubName LabHub|$GetPass|")
     client.send("$MyPass secret|")
     assert client.read_until(b"$LogedIn Master|") == b"$Hello Master|$LogedIn Master|"
     client.send(f"$Version 1,0091|$GetNickList|{MASTER_MYINFO}|")
-    got = client.read_until(b"<Verlihub> Your information:").decode("latin-1")
-    got += client.read_until(b"\r\n|").decode("latin-1")
-    got += client.read_until(b"$OpList ").decode("latin-1")
-    got = (got + client.read_until(b"|").decode("latin-1")).split("|")[:-1]
+    got = client.read_login().decode("latin-1").split("|")[:-1]
     assert got[:2] == [MASTER_MYINFO, "$OpList Master$$"]
     assert got[2] == "<Verlihub> Software: Verlihub 1.7.0.0"
     assert re.fullmatch(r"<Verlihub> Uptime: \d+ (msecs|secs \d+ msecs)", got[3])
@@ -60,14 +53,6 @@ def test_A16_motd_at_every_login_and_py_rights_below_plugin_mod_class(
     assert op.received == b"<Verlihub> You have no rights to do this.|"
 
 
-def _port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 def test_A18_quit_runs_the_clean_stop_sequence(make_hub: Callable[..., Hub]) -> None:
     hub = make_hub(listen_port=0, timer_period=3600.0)
     port = hub.port
@@ -89,7 +74,7 @@ def test_A18_quit_runs_the_clean_stop_sequence(make_hub: Callable[..., Hub]) -> 
                      ("OnPublicBotMessage", ("Verlihub", "Please note, hub will be stopped now.",
                                              0, 10)),
                      *closes, ("OnUnLoad", (0,))]
-    assert not hub.running and not _port_open(port)
+    assert not hub.running and not port_open(port)
 
 
 def test_A18_sigterm_stop_calls_no_hook(make_hub: Callable[..., Hub]) -> None:
@@ -99,7 +84,7 @@ def test_A18_sigterm_stop_calls_no_hook(make_hub: Callable[..., Hub]) -> None:
     count = hub.call(lambda: len(hub.plugin.calls))
     hub.stop()
     assert len(hub.plugin.calls) == count and not alice.connected
-    assert not hub.running and not _port_open(port)
+    assert not hub.running and not port_open(port)
 
 
 STATUS_SCRIPT = '''
@@ -135,7 +120,7 @@ def test_A18_what_each_stop_leaves_behind(hub_factory: Callable[..., Hub], mode:
     hub, module = _status_hub(hub_factory, mode, tmp_path)
     port = hub.port
     hub.stop()                       # SIGTERM: the script never learns
-    assert not _port_open(port)
+    assert not port_open(port)
     assert module.WORKER.is_alive() and module.STATUS.read_text() == "running"
     module.STOP.set()                # end the orphan by hand
     module.WORKER.join(5)
@@ -143,7 +128,7 @@ def test_A18_what_each_stop_leaves_behind(hub_factory: Callable[..., Hub], mode:
     hub, module = _status_hub(hub_factory, mode, tmp_path)
     port = hub.port
     hub.shutdown(0)                  # !quit: OnUnLoad lets it finish
-    assert not _port_open(port)
+    assert not port_open(port)
     assert not module.WORKER.is_alive() and module.STATUS.read_text() == "stopped"
 
 
