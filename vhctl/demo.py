@@ -40,8 +40,8 @@ API_WAIT_SECONDS = 60.0
 COMPLETE_WAIT_SECONDS = 10.0
 
 _GB = 1024 ** 3
-#: (nick, class, country, client tag, connection, share in GiB)
-_PEOPLE = [
+#: The demo's users: (nick, class, country, client tag, connection, share in GiB).
+PEOPLE = [
     ("Zoltan_HU", 0, "HU", "<++ V:0.868,M:A,H:1/0/0,S:3>", "100", 412),
     ("marta.k", 0, "PL", "<EiskaltDC++ V:2.4.2,M:P,H:1/0/0,S:5>", "20", 87),
     ("NightOwl", 1, "DE", "<AirDC++ V:4.21,M:A,H:2/1/0,S:10>", "LAN(T3)", 6144),
@@ -144,7 +144,7 @@ class Demo:
         hub.start()
         self._running = True
         hub.call(hub.register, OP_NICK, 10, self.password)
-        for nick, cls, cc, tag, speed, gib in _PEOPLE:
+        for nick, cls, cc, tag, speed, gib in PEOPLE:
             self._join(nick, cls, cc, tag, speed, gib)
         script = self._render_api_script()
         if script is not None:
@@ -280,7 +280,7 @@ class Demo:
         elif online and roll < 0.92:
             self.rng.choice(online).logout()
         else:
-            gone = [p for p in _PEOPLE if not self.users.get(p[0]) or not self.users[p[0]].connected]
+            gone = [p for p in PEOPLE if not self.users.get(p[0]) or not self.users[p[0]].connected]
             if gone:
                 self._join(*self.rng.choice(gone))
         self._schedule_chatter()

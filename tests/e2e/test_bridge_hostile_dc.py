@@ -33,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_demo_real_client import DemoRun, WireTap, screen_after, start_demo, wiretap  # noqa: F401
+from testkit.demo import DemoRun
 from testkit.microdc2 import Microdc2
+from testkit.runtime import wait_until
+from testkit.wire import WireLog, WireTap, relay
 from vhctl_hub.bridge.relay import MAX_USERNAME
 from vhctl_hub.config import Settings
 
-from vhctl.demo import _PEOPLE as DEMO_PEOPLE
+from vhctl.demo import PEOPLE as DEMO_PEOPLE
 from vhctl.sim.matterbridge import MatterbridgeStandIn
 from vhctl.sim.matterbridge.message import decode_body
 from vhctl.sim.nmdc import build_myinfo, lock_to_key, lock_token
@@ -136,17 +138,16 @@ def _screen_form(text: str) -> str:
     return "".join(chr(b) if b < 0x80 else f"\\{b:03o}" for b in text.encode(HUB_ENCODING))
 
 
-class RawClient:
+class RawClient(WireLog):
     """A minimal NMDC client on a plain socket: logs in (A1), keeps every byte the hub sends, and
     sends chat bytes exactly as given."""
 
     def __init__(self, port: int, nick: str) -> None:
+        super().__init__()
         self.nick = nick
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         self.sock.settimeout(None)
-        self._data = bytearray()
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader = threading.Thread(target=relay, args=(self.sock, None, self), daemon=True)
         self._reader.start()
         lock = self.wait_for(rb"\$Lock ([^|]*)\|")[1].decode("latin-1")
         key = lock_to_key(lock_token("$Lock " + lock)).encode("latin-1")
@@ -154,26 +155,6 @@ class RawClient:
         self.wait_for(rb"\$Hello " + re.escape(nick.encode()) + rb"\|")
         info = build_myinfo(nick, "witness", "<++ V:0.868,M:P,H:1/0/0,S:1>", "100\x01", "", "0")
         self.sock.sendall(b"$Version 1,0091|$GetNickList|" + info.encode() + b"|")
-
-    @property
-    def received(self) -> bytes:
-        with self._lock:
-            return bytes(self._data)
-
-    def _read(self) -> None:
-        try:
-            while chunk := self.sock.recv(65536):
-                with self._lock:
-                    self._data += chunk
-        except OSError:
-            pass
-
-    def wait_for(self, pattern: bytes, since: int = 0, timeout: float = 30.0) -> re.Match[bytes]:
-        deadline = time.monotonic() + timeout
-        while not (found := re.compile(pattern).search(self.received, since)):
-            assert time.monotonic() < deadline, f"the witness never got {pattern!r}: {self.received[since:]!r}"
-            time.sleep(0.05)
-        return found
 
     def say(self, raw: bytes) -> None:
         self.sock.sendall(b"<" + self.nick.encode() + b"> " + raw + b"|")
@@ -240,19 +221,17 @@ def _typed(client: Microdc2, text: str) -> None:
 
 def _wait_received(mb: MatterbridgeStandIn, nick: str, count: int, timeout: float = 30.0) -> list[str]:
     """The texts ``nick`` got to Matterbridge, once there are ``count`` of them."""
-    deadline = time.monotonic() + timeout
-    while len(texts := [m["text"] for m in mb.received() if m["username"] == nick]) < count:
-        assert time.monotonic() < deadline, f"Matterbridge got only {texts!r} from {nick}"
-        time.sleep(0.05)
-    return texts
+    def texts() -> list[str]:
+        return [m["text"] for m in mb.received() if m["username"] == nick]
+    return wait_until(lambda: len(texts()) >= count and texts(), timeout)
 
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("mode", ["single", "sub"])
 def test_M23_M49_M50_F50_F64_hostile_text_both_ways_on_the_bytes_microdc2_receives(
         mode: str, tmp_path: Path, standin: MatterbridgeStandIn,
-        start_demo: Callable[..., DemoRun],  # noqa: F811  (pytest fixtures, imported above)
-        wiretap: Callable[[int], WireTap], microdc2: Callable[..., Microdc2],  # noqa: F811
+        start_demo: Callable[..., DemoRun], wiretap: Callable[[int], WireTap],
+        microdc2: Callable[..., Microdc2],
         witness: Callable[[int], RawClient]) -> None:
     demo = start_demo("--for", "580", "--mode", mode, "--matterbridge", standin.url,
                       "--matterbridge-token-env", TOKEN_ENV)
@@ -277,7 +256,7 @@ def test_M23_M49_M50_F50_F64_hostile_text_both_ways_on_the_bytes_microdc2_receiv
     standin.inject("end", "u", protocol=end_marker)
     done = tap.wait_for(re.escape(f"<{BOT}> [{end_marker}] <u> end|".encode()), start, timeout=60)
     raw_done = raw.wait_for(re.escape(f"<{BOT}> [{end_marker}] <u> end|".encode()), start_raw, timeout=60)
-    screen_after(client, screen, re.escape(f"Public: <{BOT}> [{end_marker}] <u> end"), timeout=30)
+    client.screen_after(screen, re.escape(f"Public: <{BOT}> [{end_marker}] <u> end"), timeout=30)
 
     wire = _messages(tap.received, start, done.start())
     # the second witness got the same bridge lines, byte for byte

@@ -9,23 +9,21 @@ and the hub sits a small TCP relay that records what the hub sends, so the exact
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, TypeVar
 
 import pytest
 
+from testkit.demo import DemoRun
 from testkit.microdc2 import PYLIST_EMPTY, Microdc2
+from testkit.wire import WireTap
 
 from vhctl.demo import port_open
 
@@ -34,171 +32,6 @@ MIB = 1024 ** 2
 BOTS = ("Verlihub", "OpChat")
 #: `who` lists one user a line: nick, share in MiB, "op" for operators, description and tag.
 WHO_LINE = re.compile(r"^(\S+) +(\d+)M( op)? ", re.M)
-
-
-@dataclass
-class DemoRun:
-    """A `vhctl demo` subprocess and what it printed first."""
-
-    proc: subprocess.Popen
-    hub_port: int
-    api_port: int
-    nick: str
-    password: str
-    stderr: Path
-
-    def log(self) -> str:
-        return self.stderr.read_text()
-
-    def log_line(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
-        """The first log line matching ``pattern``. The demo writes its start-up log right after
-        its three lines, so a reader that just got those lines may be ahead of it: wait for it."""
-        deadline = time.monotonic() + timeout
-        while not (found := re.search(pattern, self.log(), re.M)):
-            assert time.monotonic() < deadline, f"no log line {pattern!r} in:\n{self.log()}"
-            time.sleep(0.05)
-        return found
-
-    def loaded_script(self) -> Path:
-        """The hub_api.py the demo loaded, from its log line ``!pyload PATH: <reply>``."""
-        return Path(self.log_line(r"^vhctl demo: !pyload (\S+): Script #0 is now loaded: \1$")[1])
-
-    def get(self, path: str) -> tuple[int, Any]:
-        """A real HTTP GET on the printed API URL: (status, decoded JSON)."""
-        url = f"http://127.0.0.1:{self.api_port}{path}"
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.status, json.load(resp)
-
-    def wait_exit(self, timeout: float) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"vhctl demo did not exit in {timeout} s; its log:\n{self.log()}") from None
-
-
-@pytest.fixture
-def start_demo(tmp_path: Path) -> Iterator[Callable[..., DemoRun]]:
-    """``start_demo(*args)`` runs ``vhctl demo --hub-port 0 --api-port 0 *args`` and reads the three
-    lines it always prints first; a demo still running at teardown is killed."""
-    runs: list[DemoRun] = []
-
-    def start(*args: str) -> DemoRun:
-        err = tmp_path / f"demo{len(runs)}.stderr"
-        with err.open("w") as err_file:
-            proc = subprocess.Popen([sys.executable, "-m", "vhctl", "demo", "--hub-port", "0",
-                                     "--api-port", "0", *args], stdout=subprocess.PIPE,
-                                    stderr=err_file, text=True, cwd=tmp_path)
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline().rstrip("\n") for _ in range(3)]
-        hub = re.fullmatch(r"hub: dchub://127\.0\.0\.1:(\d+)", lines[0])
-        api = re.fullmatch(r"api: http://127\.0\.0\.1:(\d+)", lines[1])
-        op = re.fullmatch(r"op: (\S+) (\S+)", lines[2])
-        assert hub and api and op, (lines, err.read_text())
-        run = DemoRun(proc, int(hub[1]), int(api[1]), op[1], op[2], err)
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        if run.proc.poll() is None:
-            run.proc.kill()
-            run.proc.wait()
-        assert run.proc.stdout is not None
-        run.proc.stdout.close()
-
-
-class WireTap:
-    """A TCP relay on 127.0.0.1 for ONE client: whatever the hub sends is kept in ``received``.
-    Either side closing closes the other, so the client sees the hub go away."""
-
-    def __init__(self, port: int) -> None:
-        self._hub_port = port
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._chunks: list[bytes] = []
-        self._socks: list[socket.socket] = []
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
-
-    @property
-    def received(self) -> bytes:
-        return b"".join(list(self._chunks))
-
-    def _accept(self) -> None:
-        try:
-            client, _ = self._listener.accept()
-            hub = socket.create_connection(("127.0.0.1", self._hub_port), timeout=5)
-        except OSError:         # closed before a client came, or the hub is gone
-            return
-        hub.settimeout(None)
-        self._socks += [client, hub]
-        for src, dst, keep in ((client, hub, None), (hub, client, self._chunks)):
-            thread = threading.Thread(target=self._pump, args=(src, dst, keep), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket, keep: Optional[list[bytes]]) -> None:
-        try:
-            while data := src.recv(65536):
-                if keep is not None:
-                    keep.append(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def wait_for(self, pattern: bytes, since: int = 0, timeout: float = 10.0) -> re.Match[bytes]:
-        """The first match of ``pattern`` in the hub's bytes after offset ``since``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.compile(pattern).search(self.received, since)
-            if found or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        assert found, f"the hub never sent {pattern!r}; it sent:\n{self.received[since:]!r}"
-        return found
-
-    def close(self) -> None:
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)   # wakes a thread still waiting in accept()
-        except OSError:
-            pass
-        self._listener.close()
-        for sock in self._socks:
-            sock.close()
-        for thread in self._threads:
-            thread.join(2)
-
-
-@pytest.fixture
-def wiretap() -> Iterator[Callable[[int], WireTap]]:
-    taps: list[WireTap] = []
-
-    def start(port: int) -> WireTap:
-        taps.append(WireTap(port))
-        return taps[-1]
-
-    yield start
-    for tap in taps:
-        tap.close()
-
-
-def screen_after(client: Microdc2, since: int, pattern: str, timeout: float = 10.0) -> re.Match[str]:
-    """The first match of ``pattern`` on microdc2's screen after offset ``since``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = re.compile(pattern, re.M).search(client.output, since)
-        if found or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert found, f"microdc2 never showed {pattern!r}; it showed:\n{client.output[since:]}"
-    return found
 
 
 def eventually(probe: Callable[[], T], accept: Callable[[T], Any] = bool, timeout: float = 15.0) -> T:
@@ -217,7 +50,7 @@ def who(client: Microdc2) -> dict[str, tuple[int, bool]]:
     """Type `who`; returns {nick: (share in MiB, operator?)} from the listing microdc2 prints."""
     since = len(client.output)
     client.type("who")
-    listing = screen_after(client, since, r"who\n((?:\S+ +\d+M.*\n)+)microdc2> ")[1]
+    listing = client.screen_after(since, r"who\n((?:\S+ +\d+M.*\n)+)microdc2> ")[1]
     return {m[1]: (int(m[2]), bool(m[3])) for m in WHO_LINE.finditer(listing)}
 
 
@@ -299,7 +132,7 @@ def test_A1_A2_microdc2_uses_the_demo_as_its_printed_operator(
     client.type("say hello from microdc2")
     client.wait_for(f"Public: <{demo.nick}> hello from microdc2")
     people = "|".join(re.escape(nick) for nick in set(api_shares) - {demo.nick})
-    chat = screen_after(client, 0, rf"Public: <({people})> ([^\r\n]+)", timeout=20)
+    chat = client.screen_after(0, rf"Public: <({people})> ([^\r\n]+)", timeout=20)
     # ... and so do the remote users of the built-in Matterbridge stand-in, through the bridge bot.
     tap.wait_for(rb"\|<\[Bridge\]> \[[a-z]+\] <[a-z]+> [^|]+\|", 0, timeout=30)
 
@@ -320,7 +153,7 @@ def test_A1_A2_microdc2_uses_the_demo_as_its_printed_operator(
     reply = tap.wait_for(rb"<Verlihub> API running on http://127\.0\.0\.1:" + str(demo.api_port).encode()
                          + rb" since \S+, (\d+) requests served; token: [^|]*\|", since)
     assert int(reply[1]) >= 5
-    shown = screen_after(client, 0, r"Public: <Verlihub> API running on (\S+) ")
+    shown = client.screen_after(0, r"Public: <Verlihub> API running on (\S+) ")
     assert shown[1] == f"http://127.0.0.1:{demo.api_port}"
 
     # Stop (SIGTERM, as a service manager would) with the client still connected: it sees the hub go.

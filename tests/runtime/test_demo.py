@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
-from vhctl.demo import _PEOPLE, OP_NICK, Demo
+from vhctl.demo import OP_NICK, PEOPLE, Demo
 from vhctl.sim import nmdc
 from vhctl.sim.hub import MASTER_NICK
 from vhctl.sim.matterbridge import MatterbridgeStandIn
@@ -41,11 +41,11 @@ def test_demo_lines_come_once_the_api_shows_the_whole_hub():
         assert health["cache_complete"], err.getvalue()
         assert health["snapshot_seq"] >= 1 and health["snapshot_events"] >= 1  # the logout, at least
         nicks = {u["nick"] for u in _get(info.api_port, "/api/users?limit=100")["users"]}
-        people = {p[0] for p in _PEOPLE}
+        people = {p[0] for p in PEOPLE}
         assert len(nicks & people) >= len(people) - 2  # the chatter may have sent one or two away
         assert not nicks - people  # the operator typed the setup commands and left: no harness master
         ops = {u["nick"] for u in _get(info.api_port, "/api/ops")["ops"]}
-        assert ops == {p[0] for p in _PEOPLE if p[1] >= 3} & nicks
+        assert ops == {p[0] for p in PEOPLE if p[1] >= 3} & nicks
         log = err.getvalue()
         assert f"!api start {info.api_port}: API " in log and "running on" in log, log
         assert OP_NICK not in nicks and MASTER_NICK not in log

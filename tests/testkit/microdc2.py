@@ -4,10 +4,12 @@ client: the simulated hub's own tests and the demo's end-to-end tests. The ``mic
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
-import time
 from pathlib import Path
+
+from testkit.wire import wait_for_match
 
 #: The plugin console's exact `!pylist` reply with no script loaded (A2).
 PYLIST_EMPTY = (b"<Verlihub> Loaded Python scripts:\r\n\r\n\tID\tScript\r\n"
@@ -43,13 +45,12 @@ class Microdc2:
         self.proc.stdin.flush()
 
     def wait_for(self, text: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if text in self.output:
-                    return
-            time.sleep(0.05)
-        raise AssertionError(f"microdc2 never showed {text!r}; it showed:\n{self.output}")
+        """Until the screen shows ``text``."""
+        self.screen_after(0, re.escape(text), timeout)
+
+    def screen_after(self, since: int, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        """The first match of ``pattern`` (multi-line) on the screen after offset ``since``."""
+        return wait_for_match(lambda: self.shown_since(0), pattern, since, timeout, re.M, "microdc2's screen")
 
     def close(self) -> None:
         if self.proc.poll() is None:
