@@ -101,12 +101,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _SCAN.record(report.nodeid, report.sections)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def secrets_scan_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's base temp folder (every test's tmp_path is below it): what the scan searches."""
+    _SCAN.base = tmp_path_factory.getbasetemp()
+    return _SCAN.base
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No token that any test stored appears in any other file of the run or in its output."""
-    factory = getattr(session.config, "_tmp_path_factory", None)
-    if factory is None or session.config.option.collectonly:
+    if _SCAN.base is None or session.config.option.collectonly:
         return
-    hits = _SCAN.scan(factory.getbasetemp())
+    hits = _SCAN.scan(_SCAN.base)
     if hits:
         print("\nsecrets scan: a token appears outside its keyring in:\n  " + "\n  ".join(hits[:50]))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -92,9 +92,13 @@ class UserJson:
             entry[index] = dumps(user_fields(user.to_dict(), private))
         return entry[index]
 
+    def __len__(self) -> int:
+        """How many users' bytes are kept: what ``prune`` bounds."""
+        return len(self._cache)
+
     def prune(self, live: Mapping[str, UserInfo]) -> None:
         """Forget users no longer in ``live`` once the cache has grown well beyond it."""
-        if len(self._cache) > 2 * len(live) + 64:
+        if len(self) > 2 * len(live) + 64:
             self._cache = {id(u): e for u in live.values() for e in [self._cache.get(id(u))]
                            if e is not None and e[0] is u}
 

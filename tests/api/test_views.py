@@ -69,7 +69,7 @@ def test_user_cache_forgets_users_gone_long_ago():
         for u in live.values():
             cache.get(u, False)
         cache.prune(live)
-    assert len(cache._cache) <= 2 * len(live) + 64
+    assert len(cache) <= 2 * len(live) + 64
 
 
 def test_bodies_are_memoized_per_snapshot_with_content_etags():

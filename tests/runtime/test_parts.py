@@ -21,7 +21,7 @@ from vhctl_hub.events import EventFeed
 from vhctl_hub.hookguard import HookGuard
 from vhctl_hub.lease import Lease
 from vhctl_hub.starterror import describe_start_error
-from vhctl_hub.status import StatusBoard, read_status, scrub, status_path
+from vhctl_hub.status import MIN_INTERVAL, StatusBoard, read_status, scrub, status_path
 from vhctl_hub.workqueue import QueueFull, WorkQueue
 
 
@@ -215,12 +215,14 @@ def test_status_file_is_json_without_secrets(tmp_path):
     assert read_status(tmp_path, "nothing") is None
 
 
-def test_status_write_is_throttled():
+def test_status_write_is_throttled(tmp_path):
     board = StatusBoard("api")
     assert board.due(time.monotonic())
-    board._written_at = time.monotonic()
+    board.write(status_path(tmp_path, "api"), {})
     board.set(port=1)
-    assert not board.due(time.monotonic())
+    now = time.monotonic()
+    assert not board.due(now)
+    assert board.due(now + MIN_INTERVAL)  # held back, not lost
 
 
 def test_scrub_keeps_plain_values():

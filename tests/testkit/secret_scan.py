@@ -13,7 +13,7 @@ import base64
 import configparser
 import os
 from pathlib import Path
-from typing import Dict, Iterable, List, Set
+from typing import Dict, Iterable, List, Optional, Set
 
 SERVICE = "vhctl"
 TESTS = Path(__file__).resolve().parents[1]
@@ -26,6 +26,8 @@ MAX_CAPTURE = 1_000_000
 class SecretScan:
     def __init__(self) -> None:
         self.captured: Dict[str, str] = {}
+        #: The base temp folder, once a test ran (tests/conftest.py's session fixture sets it).
+        self.base: Optional[Path] = None
 
     def record(self, nodeid: str, sections: Iterable[tuple]) -> None:
         text = "\n".join(content for _, content in sections)
