@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import pytest
-from testkit.api import ApiHub
+from testkit.api import ApiHub, wait_until
 from vhctl_hub.status import read_status, status_path
 
 from vhctl.sim.hub import Hub
@@ -22,11 +22,7 @@ from vhctl.sim.matterbridge import MatterbridgeStandIn
 
 
 def _wait_for_port(api: ApiHub, port: int) -> None:
-    deadline = time.monotonic() + 15
-    while (read_status(api.state_dir, "api") or {}).get("port") != port:
-        assert time.monotonic() < deadline, read_status(api.state_dir, "api")
-        api.hub.tick()
-        time.sleep(0.1)
+    wait_until(lambda: (read_status(api.state_dir, "api") or {}).get("port") == port, 15, api.hub)
 
 
 def test_status_asks_the_running_api_and_never_shows_the_token(make_api_hub: Callable[..., ApiHub], vhctl,
@@ -197,7 +193,7 @@ _HUB_PROCESS = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from testkit.api import ApiHub
+from testkit.api import ApiHub, wait_until
 from vhctl.sim.hub import Hub
 hub = Hub(Path(sys.argv[2]) / "hub", mode="single", config={"hub_name": "LabHub"}, echo_stderr=False,
           timer_period=0.2).start()

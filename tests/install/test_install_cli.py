@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -112,8 +111,8 @@ def test_a_second_install_of_the_same_venv_waits_for_the_first(hub_venv) -> None
             if "waiting for another vhctl install" in line:
                 break
         assert f"(pid {os.getpid()})" in seen[-1], seen
-        time.sleep(0.5)
-        assert second.poll() is None  # still waiting
+        with pytest.raises(subprocess.TimeoutExpired):   # still waiting while the lock is held
+            second.wait(0.5)
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, "".join(seen) + err
     assert json.loads(out)["changed"] is False

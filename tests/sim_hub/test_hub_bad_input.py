@@ -3,10 +3,10 @@ serving everyone else and its own code raises nothing (the fixture checks ``hub.
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import pytest
+from testkit.runtime import wait_until
 
 from vhctl.sim.hub import CR_INVALID_KEY, Hub, MAX_MESSAGE
 
@@ -94,10 +94,7 @@ def test_abrupt_disconnects_at_every_stage(make_hub: Callable[..., Hub], raw_cli
             client.send(data)
         client.close()
     _alive(hub)
-    deadline = time.monotonic() + 15
-    while hub.call(lambda: len(hub.state.conns)) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert hub.call(lambda: (hub.users_count, hub.total_share, len(hub.state.conns))) == (0, 0, 0)
+    wait_until(lambda: hub.call(lambda: (hub.users_count, hub.total_share, len(hub.state.conns))) == (0, 0, 0), 15)
 
 
 def test_myinfo_for_another_nick_and_chat_as_another_nick(hub: Hub) -> None:

@@ -9,10 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
+from testkit.runtime import wait_until
 from testkit.simhub import RawClient
 
 from vhctl.demo import port_open
@@ -56,10 +56,7 @@ def test_demo_for_3_seconds(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         err_file.close()
-    deadline = time.monotonic() + 15
-    while port_open(port) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not port_open(port)
+    wait_until(lambda: not port_open(port), 15)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from testkit.plugin import load, stderr, write_script
+from testkit.runtime import wait_until
 
 from vhctl.sim.guard import CRASH, HOOK_THREAD
 from vhctl.sim.hub import Hub, HubCrashed
@@ -207,11 +208,10 @@ def test_F16_threads_keep_running_after_unload(hub: Hub, tmp_path: Path) -> None
     space = hub.plugin.script_module(sid)
     hub.pyunload(str(sid))
     before = len(space.TICKS)
-    deadline = time.monotonic() + 5
-    while len(space.TICKS) == before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    space.STOP.set()
-    assert len(space.TICKS) > before
+    try:
+        wait_until(lambda: len(space.TICKS) > before, 5)
+    finally:
+        space.STOP.set()
 
 
 def test_F23_A7_hook_args_are_raw_bytes_as_strict_utf8(make_hub, tmp_path: Path) -> None:
