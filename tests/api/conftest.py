@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from testkit.api import ApiHub, StandaloneApi
+from testkit.fixtures import closing_factory
 
 from vhctl.sim.hub import Hub
 
@@ -16,16 +17,7 @@ from vhctl.sim.hub import Hub
 @pytest.fixture
 def standalone(keyring_dir: Path) -> Iterator[Callable[..., StandaloneApi]]:
     """``standalone(snapshot, **settings)`` -> the app over a hand-made snapshot on a real server."""
-    made: list[StandaloneApi] = []
-
-    def make(snapshot: Any, **settings: Any) -> StandaloneApi:
-        api = StandaloneApi(snapshot, **settings)
-        made.append(api)
-        return api
-
-    yield make
-    for api in made:
-        api.close()
+    yield from closing_factory(StandaloneApi, StandaloneApi.close)
 
 
 @pytest.fixture(params=["single", "sub"])

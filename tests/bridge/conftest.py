@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from testkit.bridge import BridgeHub
+from testkit.fixtures import closing_factory
 
 from vhctl.sim.hub import Hub
 from vhctl.sim.matterbridge import MatterbridgeStandIn
@@ -17,16 +18,7 @@ from vhctl.sim.matterbridge import MatterbridgeStandIn
 @pytest.fixture
 def standin() -> Iterator[Callable[..., MatterbridgeStandIn]]:
     """``standin(**kwargs)`` -> a started stand-in (stopped at teardown)."""
-    made: list[MatterbridgeStandIn] = []
-
-    def make(**kwargs: Any) -> MatterbridgeStandIn:
-        mb = MatterbridgeStandIn(**kwargs).start()
-        made.append(mb)
-        return mb
-
-    yield make
-    for mb in made:
-        mb.stop()
+    yield from closing_factory(lambda **kwargs: MatterbridgeStandIn(**kwargs).start(), MatterbridgeStandIn.stop)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 import pytest
 
 from testkit.demo import DemoRun
+from testkit.fixtures import closing_factory
 from testkit.wire import WireTap
 
 
@@ -49,12 +50,4 @@ def start_demo(tmp_path: Path) -> Iterator[Callable[..., DemoRun]]:
 @pytest.fixture
 def wiretap() -> Iterator[Callable[[int], WireTap]]:
     """``wiretap(hub_port)`` -> a relay to the hub for one client (closed after the test)."""
-    taps: list[WireTap] = []
-
-    def start(port: int) -> WireTap:
-        taps.append(WireTap(port))
-        return taps[-1]
-
-    yield start
-    for tap in taps:
-        tap.close()
+    yield from closing_factory(WireTap, WireTap.close)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 from testkit.demo import DemoRun
+from testkit.fixtures import closing_factory
 from testkit.microdc2 import Microdc2
 from testkit.runtime import wait_until
 from testkit.wire import WireLog, WireTap, relay
@@ -177,15 +178,8 @@ def standin(monkeypatch) -> Iterator[MatterbridgeStandIn]:
 
 @pytest.fixture
 def witness() -> Iterator[Callable[[int], RawClient]]:
-    clients: list[RawClient] = []
-
-    def start(port: int) -> RawClient:
-        clients.append(RawClient(port, WITNESS))
-        return clients[-1]
-
-    yield start
-    for client in clients:
-        client.close()
+    """``witness(port)`` -> the raw-socket witness logged in to the hub (closed after the test)."""
+    yield from closing_factory(lambda port: RawClient(port, WITNESS), RawClient.close)
 
 
 def _messages(wire: bytes, start: int, end: int) -> list[bytes]:

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterator, Tuple
 
 import pytest
 
+from testkit.fixtures import closing_factory
 from testkit.simhub import RawClient, RecordingPlugin
 
 from vhctl.sim.hub import Hub
@@ -25,16 +26,8 @@ def make_hub(hub_factory: Callable[..., Hub]) -> Callable[..., Hub]:
 
 @pytest.fixture
 def raw_client() -> Iterator[Callable[[int], RawClient]]:
-    clients: list[RawClient] = []
-
-    def connect(port: int) -> RawClient:
-        client = RawClient(port)
-        clients.append(client)
-        return client
-
-    yield connect
-    for client in clients:
-        client.close()
+    """``raw_client(port)`` -> a bare NMDC client connected to the hub (closed after the test)."""
+    yield from closing_factory(RawClient, RawClient.close)
 
 
 @pytest.fixture
