@@ -1,6 +1,6 @@
 """What a rendered hub script uses: ``register`` one component, ``dispatch`` each hook to the runtime.
 
-A script (see ``templates/hub_api.py``) calls ``register(COMPONENT, CONFIG_FILE, globals())`` before
+A script (its loader is ``templates/_shared_loader.py``) calls ``register(COMPONENT, CONFIG_FILE, globals())`` before
 defining its hooks, then defines each name of ``HOOKS`` as ``return hub_runtime.dispatch(name, *args)`` (imported as
 ``hub_runtime``: the name ``vhctl`` belongs to the CLI).
 Everything else (modes, reloads, threads, encodings) is the runtime's business.
@@ -33,6 +33,17 @@ KNOWN_COMPONENTS = {
 _runtime: Optional[Runtime] = None
 
 
+def _no_runtime(hook: str, *args: Any) -> int:
+    """Before the first registration there is nothing to dispatch to: let the event through."""
+    return 1
+
+
+#: Hand one hook call to the runtime: ``dispatch(hook, *args)``, always an int, 1 unless a component
+#: handled a command. Once the first script registered it is the runtime's own dispatcher: the
+#: scripts look it up at every call, so no function stands in between on the hub thread.
+dispatch: Callable[..., int] = _no_runtime
+
+
 class LoadError(Exception):
     """The script cannot run; ``str()`` is one line for the operator saying what to do."""
 
@@ -49,10 +60,11 @@ def register(component: str, config_file: str, script_globals: Dict[str, Any]) -
     restart fixes (sub-interpreter mode and FastAPI, A10): the script still loads and the operator
     gets one line about it.
     """
-    global _runtime
+    global _runtime, dispatch
     single = script_globals.get("__name__") == "__main__"
     if _runtime is None:
         _runtime = build_runtime(single, threading.get_ident(), _stand_in)
+        dispatch = _runtime.dispatch
     script = str(script_globals.get("__file__") or "?")
     settings = _settings(config_file, script)
     state_dir = _state_dir(settings)
@@ -75,13 +87,6 @@ def register(component: str, config_file: str, script_globals: Dict[str, Any]) -
                         f"{type(exc).__name__}: {exc}") from None
     _runtime.add(instance, ctx, state_dir, script_globals)
     return instance
-
-
-def dispatch(hook: str, *args: Any) -> int:
-    """Hand one hook call to the runtime; always an int, 1 unless a component handled a command."""
-    if _runtime is None:
-        return 1
-    return _runtime.dispatch(hook, args)
 
 
 def _stand_in(hook: str) -> Callable[..., int]:
