@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from testkit.microdc2 import PYLIST_EMPTY, Microdc2
+from testkit.runtime import wait_until
 
 from vhctl.sim.hub import Hub
 
@@ -78,18 +79,13 @@ def test_microdc2_logs_in_chats_and_runs_pylist(tmp_path: Path, microdc2) -> Non
         wire = _tap(hub, "realop")
         client.type("say !pylist")
         client.wait_for("Loaded Python scripts:")
-        deadline = time.monotonic() + 30
-        while PYLIST_EMPTY not in b"".join(wire) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: PYLIST_EMPTY in b"".join(wire), 30)
         # only the reply, byte for byte; other users' MyINFO updates may come in between
         from_hub = [m + b"|" for m in b"".join(wire).split(b"|") if m.startswith(b"<Verlihub> ")]
         assert from_hub == [PYLIST_EMPTY], b"".join(wire)
         assert b"!pylist" not in bob.received
         # microdc2 announces its share once it has scanned the folder: later on a loaded machine
-        deadline = time.monotonic() + 60
-        while hub.call(hub.get_myinfo, "realop")[5] != "4096":
-            assert time.monotonic() < deadline, hub.call(hub.get_myinfo, "realop")
-            time.sleep(0.1)
+        wait_until(lambda: hub.call(hub.get_myinfo, "realop")[5] == "4096", 60)
     finally:
         hub.stop()
     assert not hub.errors
