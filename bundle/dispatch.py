@@ -27,6 +27,7 @@ HOOKS = ("OnTimer", "OnUserLogin", "OnUserLogout", "OnParsedMsgAny", "OnParsedMs
 MESSAGE_HOOK = "OnParsedMsgAny"
 
 Handlers = Dict[str, Callable[..., int]]
+_now_ns = time.perf_counter_ns
 
 
 def plugin_verdict(value: Any) -> int:
@@ -40,7 +41,10 @@ def plugin_verdict(value: Any) -> int:
 
 class HookDispatcher:
     """Calls the runtime's handler of each hook (``handlers``: hook name -> function of the hook's
-    arguments, returning the verdict) and records the hub-thread time spent (``stats``)."""
+    arguments, returning the verdict) and records the hub-thread time spent (``stats``).
+
+    Every chat line passes here, so the path is kept short: the mode picks ``dispatch`` once, the
+    handler is one dict lookup, and nothing is allocated or formatted unless a handler fails."""
 
     def __init__(self, single: bool, handlers: Handlers, guard: HookGuard, vh: VhAccess) -> None:
         self.single = single
@@ -49,65 +53,62 @@ class HookDispatcher:
         self.vh = vh
         self.stats = HookStats()
         self.dedup = EventDeduper()
+        #: Handle one hook call: ``dispatch(hook, *args)`` -> 1, or 0 only for a command a component handled.
+        self.dispatch: Callable[..., int] = self._single if single else self._sub
 
-    def dispatch(self, hook: str, args: Tuple[Any, ...]) -> int:
-        """Handle one hook call; returns 1, or 0 only for a command a component handled."""
+    def _sub(self, hook: str, *args: Any) -> int:
+        """Sub-interpreter mode: one call per event, nothing to chain; OnParsedMsgAny is not timed."""
         if hook == MESSAGE_HOOK:
-            return self._on_message(args)
-        started = time.perf_counter_ns()
+            return 1
+        started = _now_ns()
         try:
-            if not self.single:
-                return self._handle(hook, args)
-            if self.guard.pending:
+            return self.handlers[hook](*args)
+        except Exception as exc:  # noqa: BLE001 - a hook must never fail the hub's event
+            hublog.log_exception(f"{hook} failed", exc)
+            return 1
+        finally:
+            self.stats.record(hook, _now_ns() - started)
+
+    def _single(self, hook: str, *args: Any) -> int:
+        """Single-interpreter mode: repeated calls of one event answered from the deduper, a
+        third-party hook of the same name chained, its 0 blocking. OnParsedMsgAny (every message
+        of every user) passes through the deduper, as that is what separates two identical
+        commands, and is neither handled nor timed: there is nothing of ours to do."""
+        started = _now_ns()
+        guard, dedup = self.guard, self.dedup
+        try:
+            if guard.pending:   # before a message's other hooks: they find ours in place (A23)
                 self._settle_guard(final=hook == "OnTimer")
-            repeated = self.dedup.enter(hook, args)
+            repeated = dedup.enter(hook, args)
             if repeated is not None:
                 return repeated
             verdict = 1
             try:
-                verdict = self._handle(hook, args)
+                if hook != MESSAGE_HOOK:
+                    try:
+                        verdict = self.handlers[hook](*args)
+                    except Exception as exc:  # noqa: BLE001
+                        hublog.log_exception(f"{hook} failed", exc)
+                foreign = guard.foreign.get(hook)
+                if foreign is not None:
+                    verdict = self._chain(foreign, hook, args, verdict)
             finally:
-                self.dedup.leave(verdict)
+                dedup.leave(verdict)
             return verdict
         except Exception as exc:  # noqa: BLE001 - a hook must never fail the hub's event
             hublog.log_exception(f"{hook} failed", exc)
             return 1
         finally:
-            self.stats.record(hook, time.perf_counter_ns() - started)
+            if hook != MESSAGE_HOOK:
+                self.stats.record(hook, _now_ns() - started)
 
-    def _handle(self, hook: str, args: Tuple[Any, ...]) -> int:
+    def _chain(self, foreign: Callable[..., Any], hook: str, args: Tuple[Any, ...], verdict: int) -> int:
+        """Call another script's same-named hook after ours; the lower verdict wins."""
         try:
-            verdict = self.handlers[hook](*args)
-        except Exception as exc:  # noqa: BLE001
-            hublog.log_exception(f"{hook} failed", exc)
-            verdict = 1
-        foreign = self.guard.foreign.get(hook) if self.single else None
-        if foreign is not None:
-            try:
-                verdict = min(verdict, plugin_verdict(foreign(*args)))
-            except Exception as exc:  # noqa: BLE001 - the plugin treats it as "allow" too (F20)
-                hublog.log_exception(f"third-party {hook} failed", exc)
-        return verdict
-
-    def _on_message(self, args: Tuple[Any, ...]) -> int:
-        """OnParsedMsgAny: every message of every user, so no timing and no work of ours. Single
-        mode: it passes through the deduper (that is what separates two identical commands) and a
-        third-party OnParsedMsgAny is chained once per message, its 0 blocking."""
-        if not self.single:
-            return 1
-        if self.guard.pending:   # before the message's other hooks: they find ours in place (A23)
-            self._settle_guard(final=False)
-        dedup = self.dedup
-        repeated = dedup.enter(MESSAGE_HOOK, args)
-        if repeated is not None:
-            return repeated
-        verdict = 1
-        try:
-            if MESSAGE_HOOK in self.guard.foreign:
-                verdict = self._handle(MESSAGE_HOOK, args)
-        finally:
-            dedup.leave(verdict)
-        return verdict
+            return min(verdict, plugin_verdict(foreign(*args)))
+        except Exception as exc:  # noqa: BLE001 - the plugin treats it as "allow" too (F20)
+            hublog.log_exception(f"third-party {hook} failed", exc)
+            return verdict
 
     def _settle_guard(self, final: bool) -> None:
         """Single mode, hub thread: finish a third-party load or unload the guard was told about."""

@@ -31,13 +31,9 @@ UNLOAD_COMMANDS = ("pyunload ", "pyreload ")
 OTHER_HOOK_SHARE = 0.25
 
 
-def _allow(*_args: object) -> int:
-    """Our part of a hook that has nothing to do but let the event through."""
-    return 1
-
-
 class HookHandlers:
-    """The handler of each hook of ``dispatch.HOOKS`` (see ``table``)."""
+    """The handler of each hook of ``dispatch.HOOKS`` but OnParsedMsgAny, which only marks where a
+    message begins (see ``table``)."""
 
     def __init__(self, *, single: bool, vh: VhAccess, registry: Instances, ticks: Ticks,
                  encoding: HubEncoding, guard: HookGuard, cache: HubCache, queue: WorkQueue,
@@ -57,12 +53,13 @@ class HookHandlers:
     def table(self) -> Dict[str, Callable[..., int]]:
         """Hook name -> handler, for the dispatcher."""
         return {"OnTimer": self.on_timer, "OnUserLogin": self.on_login, "OnUserLogout": self.on_logout,
-                "OnParsedMsgAny": _allow, "OnParsedMsgMyINFO": self.on_myinfo,
+                "OnParsedMsgMyINFO": self.on_myinfo,
                 "OnParsedMsgChat": self.on_chat, "OnHubCommand": self.on_command, "OnUnLoad": self.on_unload}
 
-    def _after(self, share: float = OTHER_HOOK_SHARE) -> None:
+    def _after(self) -> None:
         """End of a hook other than OnTimer: some queued work (the cache publishes on OnTimer only)."""
-        self.queue.drain(self.settings().tick_budget_ms / 1000.0 * share)
+        if self.queue.waiting:
+            self.queue.drain(self.settings().tick_budget_ms / 1000.0 * OTHER_HOOK_SHARE)
 
     def on_timer(self, now: float) -> int:
         mono = time.monotonic()
@@ -110,14 +107,15 @@ class HookHandlers:
         return 1
 
     def on_chat(self, nick: str, text: str) -> int:
-        for instance in self.registry.live():
+        for name, on_chat in self.registry.chat:
             try:
-                instance.component.on_chat(nick, text)
+                on_chat(nick, text)
             except Exception as exc:  # noqa: BLE001
-                hublog.log_exception(f"{instance.name}: on_chat failed", exc)
+                hublog.log_exception(f"{name}: on_chat failed", exc)
         if self.feed.chat_enabled:
             self.feed.publish("chat", nick, text=text)
-        self._after()
+        if self.queue.waiting:
+            self._after()
         return 1
 
     def on_command(self, nick: str, command: str, user_class: int, in_pm: int, prefix: str) -> int:

@@ -46,6 +46,9 @@ class HookGuard:
         self._leaving: Set[str] = set()   # third-party files an operator's `!pyunload` named
         self._loading = False             # a `!pyload`/`!pyreload` was seen: restore at every hook
         self._fresh: Set[str] = set()     # third-party files first seen since the last ``settle``
+        #: A load or unload was asked for and ``settle`` has not finished with it (read at every hook
+        #: call, so kept as a plain attribute, updated wherever ``_loading`` or ``_leaving`` change).
+        self.pending = False
 
     def adopt(self, script_globals: Dict[str, Any]) -> None:
         """Our script is being loaded (before its hook definitions run): note what is there now."""
@@ -86,10 +89,8 @@ class HookGuard:
                        "is back in place and calls the other one as well")
 
     # ---------------------------------------------------------------- third-party loads and unloads
-    @property
-    def pending(self) -> bool:
-        """A load or unload was asked for and ``settle`` has not finished with it."""
-        return self._loading or bool(self._leaving)
+    def _note_pending(self) -> None:
+        self.pending = self._loading or bool(self._leaving)
 
     def note_command(self, command: str) -> None:
         """An operator's plugin command as OnHubCommand saw it, before the plugin acts on it (A3)."""
@@ -99,6 +100,7 @@ class HookGuard:
             self._loading = True
         if verb in ("pyunload", "pyreload"):
             self._leaving |= {f for f in self._slots if names_script(target, f, self._slots[f])}
+        self._note_pending()
 
     def place_earlier(self, myid: Optional[int], slot_alive: Callable[[int], bool],
                       ours: Iterable[int]) -> None:
@@ -131,6 +133,7 @@ class HookGuard:
                     self._leaving.discard(path)
                 continue
             self._drop(path)
+        self._note_pending()
 
     def _chain(self, name: str, fn: Callable[..., Any], fresh: bool) -> None:
         self.foreign[name] = fn
@@ -143,6 +146,7 @@ class HookGuard:
     def _drop(self, path: str) -> None:
         """The script at ``path`` was unloaded: stop calling what it left in ``__main__``."""
         self._leaving.discard(path)
+        self._note_pending()
         self._slots.pop(path, None)
         dropped = sorted(n for n, fn in self.foreign.items() if _file_of(fn) == path)
         for name in dropped:

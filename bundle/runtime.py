@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List
 
 from vhctl_hub import hublog
 from vhctl_hub.cache import HubCache, build_cache
@@ -67,8 +67,8 @@ class Runtime:
         self._registry = registry
         self._ticks = ticks
         self.dispatcher = dispatcher
-        #: Handle one hook call (hub thread): ``dispatch(hook, args)`` -> 1, or 0 for a handled command.
-        self.dispatch: Callable[[str, Tuple[Any, ...]], int] = dispatcher.dispatch
+        #: Handle one hook call (hub thread): ``dispatch(hook, *args)`` -> 1, or 0 for a handled command.
+        self.dispatch: Callable[..., int] = dispatcher.dispatch
 
     # ---------------------------------------------------------------- registration (hub thread)
     def add(self, component: Component, ctx: Context, state_dir: Path, script_globals: Dict[str, Any]) -> None:
@@ -93,6 +93,10 @@ class Runtime:
     def forget(self, instance: Instance) -> None:
         """Drop a stopped instance from the registry (if it is still the registered one)."""
         self._registry.forget(instance)
+
+    def retired(self, instance: Instance) -> None:
+        """An instance was asked to stop (any thread): no more events for it."""
+        self._registry.retired()
 
     def instances(self) -> List[Instance]:
         """The live instances, in registration order."""

@@ -42,6 +42,9 @@ class Host(Protocol):
     def forget(self, instance: "Instance") -> None:
         """The instance stopped for good."""
 
+    def retired(self, instance: "Instance") -> None:
+        """The instance was asked to stop: it gets no more events."""
+
     def tick_silence(self) -> float:
         """Seconds since the hub last called OnTimer."""
 
@@ -90,6 +93,7 @@ class Instance:
         if not self.ctx.stopping.is_set():
             self.stop_reason = reason
             self.ctx.stopping.set()
+            self.host.retired(self)
 
     # ---------------------------------------------------------------- supervisor thread
     def _supervise(self) -> None:

@@ -27,6 +27,9 @@ class WorkQueue:
 
     def __init__(self, max_pending: int = MAX_PENDING) -> None:
         self._items: Deque[_Item] = collections.deque()
+        #: Truthy while work waits: the hub thread checks it at every hook without a call (read it,
+        #: never change it).
+        self.waiting: Deque[_Item] = self._items
         self._max_pending = max_pending
         self.done = 0
         self.failed = 0

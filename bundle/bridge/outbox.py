@@ -1,8 +1,9 @@
 """Hub lines waiting for Matterbridge: a bounded FIFO in memory and its spool on disk.
 
-The hub thread only ``put``s (a deque append under a lock held for nanoseconds, never across I/O).
-The poster thread ``peek``s the oldest line, posts it and ``pop``s it once its fate is known, so a
-line that failed stays first and order is kept. When full, the oldest line is dropped and counted.
+The hub thread only ``put``s (a deque append, a lock only when full or when the poster waits for
+a line, never across I/O). The poster thread ``peek``s the oldest line, posts it and ``pop``s it once
+its fate is known, so a line that failed stays first and order is kept. When full, the oldest line
+is dropped and counted.
 
 The spool (``outbox.json`` in the state folder) carries the waiting lines to the next instance of
 the component: the old one writes it when it stops (``!pyreload``), the poster writes it while
@@ -32,58 +33,83 @@ Line = Dict[str, Any]  # {"nick": str, "text": str (as the hook gave it), "at": 
 
 
 class Outbox:
-    """Thread-safe bounded FIFO of hub lines."""
+    """Thread-safe bounded FIFO of hub lines.
+
+    ``put`` runs on the hub thread at every relayed line, so it takes no lock unless the outbox is
+    full or the poster waits for a line: a deque append is atomic, the deque is never replaced (only
+    changed in place), and the hub thread is the only one to count puts. Everything that takes
+    lines out, or puts them in front, holds the lock."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._items: Deque[Line] = collections.deque()
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        #: threads in ``peek`` (counted under the lock before they look, so a ``put`` that sees 0
+        #: happened before their look and they find its line)
+        self._waiting = 0
         self.dropped = 0
-        self.changed = 0  # bumped on every change; the spool writer compares it
+        self._puts = 0     # the hub thread's
+        self._others = 0   # every other change, under the lock
+
+    @property
+    def changed(self) -> int:
+        """Grows at every change; the spool writer compares it."""
+        return self._puts + self._others
 
     def put(self, nick: str, text: str) -> None:
         """Hub thread: queue one line (drops the oldest when full)."""
-        with self._cond:
-            if len(self._items) >= self.capacity:
-                self._items.popleft()
-                self.dropped += 1
-            self._items.append({"nick": nick, "text": text, "at": time.time()})
-            self.changed += 1
-            self._cond.notify()
+        items = self._items
+        if len(items) >= self.capacity:
+            with self._lock:
+                while len(items) >= self.capacity:
+                    items.popleft()
+                    self.dropped += 1
+        items.append({"nick": nick, "text": text, "at": time.time()})
+        self._puts += 1
+        if self._waiting:
+            with self._lock:
+                self._cond.notify()
 
     def peek(self, timeout: float) -> Optional[Line]:
         """The oldest line, waiting up to ``timeout`` s for one."""
-        with self._cond:
-            if not self._items:
-                self._cond.wait(timeout)
+        with self._lock:
+            self._waiting += 1
+            try:
+                if not self._items:
+                    self._cond.wait(timeout)
+            finally:
+                self._waiting -= 1
             return self._items[0] if self._items else None
 
     def pop(self, line: Line) -> None:
         """Remove ``line`` if it is still the oldest (it may have been dropped meanwhile)."""
-        with self._cond:
+        with self._lock:
             if self._items and self._items[0] is line:
                 self._items.popleft()
-                self.changed += 1
+                self._others += 1
 
     def wake(self) -> None:
-        with self._cond:
+        with self._lock:
             self._cond.notify_all()
 
     def __len__(self) -> int:
         return len(self._items)
 
     def lines(self) -> List[Line]:
-        with self._cond:
+        with self._lock:
             return list(self._items)
 
     def prepend(self, older: List[Line]) -> int:
         """Put lines from a spool in front (they are older); returns how many were dropped."""
-        with self._cond:
-            merged = list(older) + list(self._items)
-            excess = max(0, len(merged) - self.capacity)
-            self._items = collections.deque(merged[excess:])
+        with self._lock:
+            items = self._items
+            items.extendleft(reversed(older))
+            excess = max(0, len(items) - self.capacity)
+            for _ in range(excess):
+                items.popleft()
             self.dropped += excess
-            self.changed += 1
+            self._others += 1
             self._cond.notify()
             return excess
 
