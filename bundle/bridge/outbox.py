@@ -1,7 +1,6 @@
 """Hub lines waiting for Matterbridge: a bounded FIFO in memory and its spool on disk.
 
-The hub thread only ``put``s (a deque append, a lock only when full or when the poster waits for
-a line, never across I/O). The poster thread ``peek``s the oldest line, posts it and ``pop``s it once
+The hub thread only ``put``s (a deque append; a lock only when full, never across I/O). The poster thread ``peek``s the oldest line, posts it and ``pop``s it once
 its fate is known, so a line that failed stays first and order is kept. When full, the oldest line
 is dropped and counted.
 
@@ -36,7 +35,7 @@ class Outbox:
     """Thread-safe bounded FIFO of hub lines.
 
     ``put`` runs on the hub thread at every relayed line, so it takes no lock unless the outbox is
-    full or the poster waits for a line: a deque append is atomic, the deque is never replaced (only
+    full, and rings the poster's doorbell only when the poster waits: a deque append is atomic, the deque is never replaced (only
     changed in place), and the hub thread is the only one to count puts. Everything that takes
     lines out, or puts them in front, holds the lock."""
 
@@ -44,10 +43,13 @@ class Outbox:
         self.capacity = capacity
         self._items: Deque[Line] = collections.deque()
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        #: threads in ``peek`` (counted under the lock before they look, so a ``put`` that sees 0
-        #: happened before their look and they find its line)
-        self._waiting = 0
+        #: The poster's doorbell: held while nobody rang; a ``put`` releases it when the poster waits
+        #: (one C call, where a condition variable's notify runs Python code on the hub thread).
+        self._bell = threading.Lock()
+        self._bell.acquire()
+        #: The poster is in ``peek`` (set before it looks, so a ``put`` that sees False happened
+        #: before its look and it finds the line).
+        self._waiting = False
         self.dropped = 0
         self._puts = 0     # the hub thread's
         self._others = 0   # every other change, under the lock
@@ -68,18 +70,17 @@ class Outbox:
         items.append({"nick": nick, "text": text, "at": time.time()})
         self._puts += 1
         if self._waiting:
-            with self._lock:
-                self._cond.notify()
+            self.wake()
 
     def peek(self, timeout: float) -> Optional[Line]:
-        """The oldest line, waiting up to ``timeout`` s for one."""
+        """The poster thread (only one): the oldest line, waiting up to ``timeout`` s for one."""
+        if not self._items:
+            self._waiting = True
+            if not self._items:
+                self._bell.acquire(timeout=timeout)
+            self._waiting = False
+            self._bell.acquire(blocking=False)   # held again, whether it rang or not
         with self._lock:
-            self._waiting += 1
-            try:
-                if not self._items:
-                    self._cond.wait(timeout)
-            finally:
-                self._waiting -= 1
             return self._items[0] if self._items else None
 
     def pop(self, line: Line) -> None:
@@ -90,8 +91,11 @@ class Outbox:
                 self._others += 1
 
     def wake(self) -> None:
-        with self._lock:
-            self._cond.notify_all()
+        """Any thread: end the poster's wait (a ring nobody waits for ends its next one at once)."""
+        try:
+            self._bell.release()
+        except RuntimeError:   # rung already
+            pass
 
     def __len__(self) -> int:
         return len(self._items)
@@ -110,8 +114,8 @@ class Outbox:
                 items.popleft()
             self.dropped += excess
             self._others += 1
-            self._cond.notify()
-            return excess
+        self.wake()
+        return excess
 
 
 class Spool:
