@@ -1,8 +1,8 @@
 """Hub lines waiting for Matterbridge: a bounded FIFO in memory and its spool on disk.
 
-The hub thread only ``put``s (a deque append; a lock only when full, never across I/O). The poster thread ``peek``s the oldest line, posts it and ``pop``s it once
-its fate is known, so a line that failed stays first and order is kept. When full, the oldest line
-is dropped and counted.
+The hub thread only ``put``s (a deque append; a lock only when full, never across I/O). The poster
+thread ``peek``s the oldest line, posts it and ``pop``s it once its fate is known, so a line that
+failed stays first and order is kept. When full, the oldest line is dropped and counted.
 
 The spool (``outbox.json`` in the state folder) carries the waiting lines to the next instance of
 the component: the old one writes it when it stops (``!pyreload``), the poster writes it while
@@ -35,9 +35,9 @@ class Outbox:
     """Thread-safe bounded FIFO of hub lines.
 
     ``put`` runs on the hub thread at every relayed line, so it takes no lock unless the outbox is
-    full, and rings the poster's doorbell only when the poster waits: a deque append is atomic, the deque is never replaced (only
-    changed in place), and the hub thread is the only one to count puts. Everything that takes
-    lines out, or puts them in front, holds the lock."""
+    full, and rings the poster's doorbell only when the poster waits: a deque append is atomic,
+    the deque is never replaced (only changed in place), and the hub thread is the only one to
+    count puts. Everything that takes lines out, or puts them in front, holds the lock."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
