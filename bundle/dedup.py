@@ -30,32 +30,41 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
+#: One event per nesting depth: [the call (hook, args), how it was answered].
+Event = List[Any]
+
 
 class EventDeduper:
-    """Decides, per hook call, whether it starts a new event or repeats the current one."""
+    """Decides, per hook call, whether it starts a new event or repeats the current one.
+
+    The state is public because the dispatcher's single-mode path (``HookDispatcher._single``) does
+    ``enter`` and ``leave`` inline, on the hub thread at every hook call: the same steps, without
+    two method calls. Nothing else touches it."""
 
     def __init__(self) -> None:
-        self._keys: List[Tuple[Any, ...]] = []   # per nesting depth: the current event's call
-        self._verdicts: List[int] = []           # per nesting depth: how that event was answered
-        self._depth = 0
+        #: per nesting depth: the current event; an entry is reused, never replaced, at its depth
+        self.events: List[Event] = []
+        self.depth = 0
 
     def enter(self, hook: str, args: Tuple[Any, ...]) -> Optional[int]:
         """Called before handling. Returns the event's verdict for a repeated call, else None.
 
         After None the caller handles the event, then calls ``leave(verdict)``.
         """
-        key = (hook,) + args
-        depth = self._depth
-        keys = self._keys
-        if depth < len(keys) and keys[depth] == key:
-            return self._verdicts[depth]
-        del keys[depth:], self._verdicts[depth:]   # deeper events belonged to the previous one
-        keys.append(key)
-        self._verdicts.append(1)
-        self._depth = depth + 1
+        key = (hook, args)
+        depth, events = self.depth, self.events
+        if depth < len(events):
+            event = events[depth]
+            if event[0] == key:
+                return event[1]
+            del events[depth + 1:]   # deeper events belonged to the previous one
+            event[0] = key
+        else:
+            events.append([key, 1])
+        self.depth = depth + 1
         return None
 
     def leave(self, verdict: int) -> None:
         """The event started by the last ``enter`` that returned None was handled with ``verdict``."""
-        self._depth -= 1
-        self._verdicts[self._depth] = verdict
+        self.depth -= 1
+        self.events[self.depth][1] = verdict

@@ -67,21 +67,39 @@ class HookDispatcher:
             hublog.log_exception(f"{hook} failed", exc)
             return 1
         finally:
-            self.stats.record(hook, _now_ns() - started)
+            spent = _now_ns() - started
+            times = self.stats.times[hook]   # [calls, total, longest], see HookStats
+            times[0] += 1
+            times[1] += spent
+            if spent > times[2]:
+                times[2] = spent
 
     def _single(self, hook: str, *args: Any) -> int:
         """Single-interpreter mode: repeated calls of one event answered from the deduper, a
         third-party hook of the same name chained, its 0 blocking. OnParsedMsgAny (every message
         of every user) passes through the deduper, as that is what separates two identical
-        commands, and is neither handled nor timed: there is nothing of ours to do."""
+        commands, and is neither handled nor timed: there is nothing of ours to do.
+
+        The deduper's ``enter`` and ``leave`` and the stats' update are done inline here: this runs
+        for every protocol message, once per script slot."""
         started = _now_ns()
         guard, dedup = self.guard, self.dedup
+        depth = dedup.depth
         try:
             if guard.pending:   # before a message's other hooks: they find ours in place (A23)
                 self._settle_guard(final=hook == "OnTimer")
-            repeated = dedup.enter(hook, args)
-            if repeated is not None:
-                return repeated
+            key = (hook, args)                       # dedup.enter
+            events = dedup.events
+            if depth < len(events):
+                event = events[depth]
+                if event[0] == key:
+                    return event[1]                  # a repeated call: the event's verdict
+                del events[depth + 1:]
+                event[0] = key
+            else:
+                event = [key, 1]
+                events.append(event)
+            dedup.depth = depth + 1
             verdict = 1
             try:
                 if hook != MESSAGE_HOOK:
@@ -93,14 +111,20 @@ class HookDispatcher:
                 if foreign is not None:
                     verdict = self._chain(foreign, hook, args, verdict)
             finally:
-                dedup.leave(verdict)
+                dedup.depth = depth                  # dedup.leave(verdict)
+                event[1] = verdict
             return verdict
         except Exception as exc:  # noqa: BLE001 - a hook must never fail the hub's event
             hublog.log_exception(f"{hook} failed", exc)
             return 1
         finally:
             if hook != MESSAGE_HOOK:
-                self.stats.record(hook, _now_ns() - started)
+                spent = _now_ns() - started
+                times = self.stats.times[hook]
+                times[0] += 1
+                times[1] += spent
+                if spent > times[2]:
+                    times[2] = spent
 
     def _chain(self, foreign: Callable[..., Any], hook: str, args: Tuple[Any, ...], verdict: int) -> int:
         """Call another script's same-named hook after ours; the lower verdict wins."""

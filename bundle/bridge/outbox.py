@@ -29,6 +29,7 @@ SPOOL_EVERY = 1.0
 MAX_SPOOL_BYTES = 64 * 1024 * 1024
 
 Line = Dict[str, Any]  # {"nick": str, "text": str (as the hook gave it), "at": unix seconds}
+_wall = time.time   # bound once: ``put`` runs at every relayed line
 
 
 class Outbox:
@@ -67,7 +68,7 @@ class Outbox:
                 while len(items) >= self.capacity:
                     items.popleft()
                     self.dropped += 1
-        items.append({"nick": nick, "text": text, "at": time.time()})
+        items.append({"nick": nick, "text": text, "at": _wall()})
         self._puts += 1
         if self._waiting:
             self.wake()

@@ -32,8 +32,8 @@ MAX_TEXT = 4000
 #: Most hub lines one remote message becomes.
 MAX_LINES = 10
 MAX_USERNAME = 64
-#: Prefixes of hub command lines, never relayed.
-COMMAND_PREFIXES = ("+", "!", "/")
+#: First characters of hub command lines, never relayed.
+COMMAND_PREFIXES = "+!/"
 #: Events that carry no chat text for people (M43-M44); everything else with text is shown.
 SILENT_EVENTS = frozenset({"user_typing", "msg_delete", "file_delete", "get_channel_members",
                            "rejoin_channels", "avatar_download"})
@@ -51,8 +51,7 @@ def outgoing(text: str) -> str:
 
 def relayable(nick: str, text: str, bot_nicks: Sequence[str], ignored: Sequence[str]) -> bool:
     """Whether a hub main-chat line goes to Matterbridge (hub thread: only cheap checks)."""
-    return bool(text) and not text.startswith(COMMAND_PREFIXES) and nick not in bot_nicks \
-        and nick not in ignored
+    return text != "" and text[0] not in COMMAND_PREFIXES and nick not in bot_nicks and nick not in ignored
 
 
 def is_greeting(msg: Mapping[str, Any]) -> bool:

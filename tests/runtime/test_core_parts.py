@@ -62,6 +62,29 @@ def test_single_mode_answers_a_repeated_call_once_and_chains_a_third_party_zero(
     assert calls == [("alice", "hi")] * 2
 
 
+def test_A12_single_mode_keeps_a_hook_fired_inside_another_as_its_own_event():
+    """The deduper's steps done inline by the dispatcher: a nested call is its own event at its own
+    depth, and the outer event's repeated call (the next slot's) is still answered, not handled."""
+    calls: List[Any] = []
+    dispatcher = _dispatcher(True, calls)
+
+    def tick(now: float) -> int:
+        calls.append(("tick", now))
+        assert dispatcher.dispatch("OnParsedMsgChat", "bot", "inside") == 1
+        assert dispatcher.dispatch("OnParsedMsgChat", "bot", "inside") == 1   # its repeat
+        return 1
+
+    dispatcher.handlers["OnTimer"] = tick
+    assert dispatcher.dispatch("OnTimer", 1.0) == 1
+    assert dispatcher.dispatch("OnTimer", 1.0) == 1   # the second slot's call of the same tick
+    assert dispatcher.dispatch("OnTimer", 2.0) == 1
+    assert calls == [("tick", 1.0), ("bot", "inside"), ("tick", 2.0), ("bot", "inside")]
+    assert dispatcher.dedup.depth == 0
+    hooks = dispatcher.stats.summary()
+    assert hooks["OnTimer"]["count"] == 3 and hooks["OnParsedMsgChat"]["count"] == 4   # calls, repeats too
+    assert hooks["OnParsedMsgChat"]["max_us"] <= hooks["OnTimer"]["max_us"]   # timed inside it
+
+
 def test_hook_guard_pending_follows_the_commands_it_is_told_and_settles():
     guard = HookGuard(HOOKS, lambda name: (lambda *args: 1))
     assert not guard.pending
