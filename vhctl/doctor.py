@@ -23,8 +23,8 @@ from vhctl_hub.status import read_status
 
 from vhctl import configfile, hubvenv, mbconfig, plugin_lib
 from vhctl.hubvenv import hub_state_dir
-from vhctl.commands.status import _get_json, probe_matterbridge
-from vhctl.commands.token import use_hub_keyring
+from vhctl.probes import get_json, probe_matterbridge
+from vhctl.hubkeyring import use_hub_keyring
 from vhctl.errors import VhctlError
 from vhctl.scripts import SCRIPTS, render_script
 
@@ -172,7 +172,7 @@ def check_api_port(settings: Settings, timeout: float) -> Result:
     except OSError:
         pass
     try:
-        health = _get_json(address, port, "/health", None, timeout)
+        health = get_json(address, port, "/health", None, timeout)
     except (OSError, ValueError, http.client.HTTPException):
         health = None
     if isinstance(health, dict) and "status" in health:

@@ -106,6 +106,16 @@ def test_no_module_of_the_runtime_imports_itself_back_when_loaded() -> None:
     assert not _circles(graph)
 
 
+def test_only_the_cli_and_the_commands_import_a_command_module() -> None:
+    """Commands are thin typer layers over plain modules: what two commands share (the probes of
+    `status` and `doctor`, the hub's keyring) lives in a plain module, not in one of them."""
+    graph = _import_graph(vhctl)
+    commands = {name for name in graph if name.startswith("vhctl.commands.")}
+    users = {name for name, targets in graph.items() if targets & (commands | {"vhctl.commands"})}
+    assert users == {"vhctl.cli"}   # it registers them all
+    assert not {name: graph[name] & commands for name in commands if graph[name] & commands}
+
+
 #: The runtime core, bottom up: a part imports only parts before it. The runtime puts them together,
 #: the script module is the door of the hub's scripts; the supervisor knows the runtime only as the
 #: ``Host`` it is given.

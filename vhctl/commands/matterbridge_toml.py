@@ -17,7 +17,7 @@ from vhctl_hub.config import Settings
 
 from vhctl import configfile, mbconfig
 from vhctl.state import state
-from vhctl.commands.token import select_hub_keyring
+from vhctl.hubkeyring import select_hub_keyring
 from vhctl.errors import VhctlError
 from vhctl.files import write_with_backup
 from vhctl.output import emit

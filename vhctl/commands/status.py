@@ -15,13 +15,11 @@ that refuses our token, makes a loaded bridge degraded.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import socket
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
-from urllib.parse import urlsplit
 
 import typer
 from vhctl_hub import secrets as vault
@@ -29,12 +27,13 @@ from vhctl_hub.status import STALE_AFTER, read_status, scrub
 
 from vhctl import configfile
 from vhctl.state import state
-from vhctl.commands.token import use_hub_keyring
+from vhctl.hubkeyring import use_hub_keyring
 from vhctl.errors import VhctlError
 from vhctl.hubvenv import hub_state_dir
 from vhctl.output import emit
 from vhctl.scripts import SCRIPTS
 from vhctl.options import JsonOption, TimeoutOption
+from vhctl.probes import HttpRefused, get_json, probe_matterbridge
 
 HELP = """Show the hub venv, the scripts, the tokens' presence and whether each component runs.
 
@@ -264,37 +263,6 @@ def _link_problems(report: Dict[str, Any]) -> List[str]:
     return problems
 
 
-def probe_matterbridge(url: str, token: Optional[str], timeout: float) -> Dict[str, Any]:
-    """GET {url}/api/health with the Matterbridge token (never shown): whether Matterbridge answers
-    and takes our token. It answers 400 without a token and 401 to a wrong one (M11)."""
-    result: Dict[str, Any] = {"url": url, "ok": False, "http_status": None, "token_sent": bool(token)}
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
-    try:
-        connection.request("GET", parts.path.rstrip("/") + "/api/health",
-                           headers={"Authorization": f"Bearer {token}"} if token else {})
-        response = connection.getresponse()
-        response.read(256)
-        result["http_status"] = response.status
-    except (OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        return {**result, "message": f"{url} does not answer ({reason})"}
-    finally:
-        connection.close()
-    code = response.status
-    if code == 200:
-        return {**result, "ok": True,
-                "message": f"{url} answers" + (" and accepts our token" if token else " (it asks for no token)")}
-    if code == 400:
-        message = ("it wants a token and none is stored" if not token else
-                   "it refuses the form of our token")
-    elif code == 401:
-        message = "it refuses our Matterbridge token (the Token in its [api] section differs)"
-    else:
-        message = f"{url}/api/health answered HTTP {code}: is bridge.url Matterbridge's API address?"
-    return {**result, "message": message}
-
-
 #: How long `status` waits for the API to take up a token it refused: the API re-reads the keyring
 #: about a second after it refuses one, so a status right after `vhctl token generate` or `rotate`
 #: sees the new token instead of reporting a failure.
@@ -315,7 +283,7 @@ def _probe_api(host: str, port: int, timeout: float) -> Dict[str, Any]:
         token = None
     for key, path in (("health", "/health"), ("stats", "/api/stats")):
         try:
-            result[key] = (_get_json(address, port, path, None, timeout) if key == "health"
+            result[key] = (get_json(address, port, path, None, timeout) if key == "health"
                            else _stats(address, port, token, timeout, result))
         except (OSError, ValueError, http.client.HTTPException) as exc:
             return {**result, "error": f"GET {path} failed: {exc}"}
@@ -329,7 +297,7 @@ def _stats(address: str, port: int, token: Optional[str], timeout: float, result
     deadline = time.monotonic() + TOKEN_PICKUP_SECONDS
     while True:
         try:
-            return _get_json(address, port, "/api/stats", token, timeout)
+            return get_json(address, port, "/api/stats", token, timeout)
         except HttpRefused as exc:
             if exc.status != 401 or not token:
                 raise
@@ -338,28 +306,7 @@ def _stats(address: str, port: int, token: Optional[str], timeout: float, result
             time.sleep(0.25)
     result["token_problem"] = ("the API refuses the token in the keyring; if this lasts, the hub "
                                "reads another keyring (run vhctl as the hub user)")
-    return _get_json(address, port, "/api/stats", None, timeout)
-
-
-class HttpRefused(ValueError):
-    """An answer other than 200."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-
-
-def _get_json(host: str, port: int, path: str, token: Optional[str], timeout: float) -> Any:
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise HttpRefused(response.status)
-        return json.loads(body)
-    finally:
-        connection.close()
+    return get_json(address, port, "/api/stats", None, timeout)
 
 
 # -- for people ------------------------------------------------------------------------------------
