@@ -1,8 +1,10 @@
-"""The Matterbridge bridge as a runtime component: lifecycle, the hub-side hooks, ``!bridge``.
+"""The Matterbridge bridge as a runtime component: lifecycle and the hub-side hooks; the ``!bridge``
+commands (``chatcommands``) act on it through the few methods at the end.
 
 What runs where:
 - hub thread: ``__init__``, ``on_chat`` (cheap checks and one append to the outbox: the hub thread
-  never touches the network), the command handlers (parse, then hand the slow part to a thread);
+  never touches the network), the command handlers of ``chatcommands`` (parse, then hand the slow
+  part to a thread);
 - the poster thread (``poster``): hub lines to Matterbridge, and the outbox spool;
 - the reader thread (``reader``): Matterbridge's messages, made into escaped main-chat lines and
   queued in the ``inlet``, which the hub thread drains in batches as work items of the runtime's
@@ -24,23 +26,21 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from vhctl_hub.bridge import gatewaycheck, report, secret
 from vhctl_hub.bridge.backoff import Backoff
+from vhctl_hub.bridge.chatcommands import BridgeCommands, StartOutcome
 from vhctl_hub.bridge.handover import CONNECTED, GAVE_UP, Handover
 from vhctl_hub.bridge.inlet import Entry, Inlet, message_key
 from vhctl_hub.bridge.link import Link, LinkReport
 from vhctl_hub.bridge.outbox import Outbox, Spool, spool_dir
-from vhctl_hub.bridge.persist import save_setting
 from vhctl_hub.bridge.poster import Poster
 from vhctl_hub.bridge.reader import Reader
 from vhctl_hub.bridge.relay import inbound, relayable
 from vhctl_hub.bridge.ringread import Recovery
-from vhctl_hub.commands import CommandCall, CommandSet
+from vhctl_hub.commands import CommandSet
 from vhctl_hub.component import Component, Context
-from vhctl_hub.config import ConfigError
-from vhctl_hub.hublog import log_exception
 from vhctl_hub.secrets import KeyringUnavailable
 from vhctl_hub.statedir import fallback_state_dir
 from vhctl_hub.text import HubCodec, safe_lines, valid_nick
@@ -49,7 +49,6 @@ from vhctl_hub.text import HubCodec, safe_lines, valid_nick
 JOIN_TIMEOUT = 3.0
 #: How long a command waits for the runtime to start the component (just after a load), seconds.
 START_WAIT = 3.0
-MAX_TOKEN = 512
 #: A pre-connected instance the runtime never starts (a newer one took over first) lets go after
 #: this long, seconds (beyond the runtime's wait for the previous instance).
 PRECONNECT_LIMIT = 25.0
@@ -65,10 +64,10 @@ class BridgeComponent(Component):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.settings = ctx.settings.bridge
-        self._config = ctx.settings  # what chat commands changed, checked by the one model
         self.link = Link(self.settings.url, self.settings.gateway, self.settings.account)
         self.outbox = Outbox(self.settings.queue_size)
         self.spool = Spool(ctx.state_dir or spool_dir(ctx.settings.hub.state_dir, fallback_state_dir()))
+        self._commands = BridgeCommands(ctx, self, self.link, self.outbox)
         self.bots = frozenset(n for n in (self.settings.bot_nick, *self._hub_bots()) if n)
         self.ignored = frozenset(self.settings.ignore_nicks)
         self.auth = "not read yet"
@@ -157,9 +156,9 @@ class BridgeComponent(Component):
         return {"url": self.link.url, "gateway": self.link.gateway, "account": self.link.account or None,
                 "auth": self.auth, "waiting": len(self.outbox), "dropped": self.outbox.dropped,
                 "waiting_in": len(self.inlet),
-                "spool": str(self.spool.path), "running": self._linked(), "gateway_check": gateway_note}
+                "spool": str(self.spool.path), "running": self.linked(), "gateway_check": gateway_note}
 
-    def _linked(self) -> bool:
+    def linked(self) -> bool:
         """Whether the link threads run (a pre-connected reader before the first launch counts)."""
         return bool(self._threads) or self._reader is not None
 
@@ -330,118 +329,35 @@ class BridgeComponent(Component):
         data with ``|`` (F49.7) and every line is escaped, so ``|`` between them separates messages."""
         self.ctx.vh.call("SendDataToAll", "|".join(lines), *ALL_CLASSES)
 
-    # ---------------------------------------------------------------- chat commands
+    # ---------------------------------------------------------------- for the chat commands
     def commands(self) -> CommandSet:
-        cmds = CommandSet("bridge", min_class=self.settings.command_class,
-                          summary="the Matterbridge chat bridge")
-        cmds.sub("start", "", "connect to Matterbridge (it starts by itself unless stopped)")(self._cmd_start)
-        cmds.sub("stop", "", "disconnect; hub chat is not relayed until started again")(self._cmd_stop)
-        cmds.sub("status", "", "connection, queues, counters and the last error")(self._cmd_status)
-        cmds.sub("config", "<url>", "set the Matterbridge API address (saved)")(self._cmd_config)
-        cmds.sub("token", "<token>", "set the Matterbridge token (only by PM to the hub bot; kept in the "
-                 "keyring)")(self._cmd_token)
-        cmds.sub("gateway", "<name>", "set the Matterbridge gateway name (saved)")(self._cmd_gateway)
-        cmds.sub("channel", "<name>", "why the channel of an API account cannot be changed")(self._cmd_channel)
-        return cmds
+        return self._commands.command_set()
 
-    def _in_thread(self, call: CommandCall, what: str, work: Callable[[], str]) -> None:
-        """Run ``work`` on a command thread; its line (or its failure) is the reply."""
+    def operator_start(self) -> StartOutcome:
+        """Command thread (``!bridge start``): connect, and relay again after ``!bridge stop``."""
+        self._active.wait(START_WAIT)  # right after `!pyload` the runtime may not have started us
+        with self._busy:
+            if not self._active.is_set():
+                return "inactive"
+            self._wanted = True
+            if self._threads:
+                return "running"
+            self._launch()
+        return "started"
 
-        def run() -> None:
-            try:
-                call.reply(work())
-            except Exception as exc:  # noqa: BLE001 - the operator must always get an answer
-                log_exception(f"bridge {what} failed", exc)
-                call.reply(f"bridge {what} failed: {type(exc).__name__}")
+    def operator_stop(self) -> bool:
+        """Command thread (``!bridge stop``): end the link, relay nothing until started; True if it ran."""
+        with self._busy:
+            self._wanted = False
+            return self._halt()
 
-        self.ctx.start_thread(run, what)
-
-    def _cmd_start(self, call: CommandCall) -> None:
-        def work() -> str:
-            self._active.wait(START_WAIT)  # right after `!pyload` the runtime may not have started us
-            with self._busy:
-                if not self._active.is_set():
-                    return "bridge not started: the script is starting or stopping right now; try again shortly"
-                self._wanted = True
-                if self._threads:
-                    return f"bridge already running (to {self.link.url}, gateway {self.link.gateway})"
-                self._launch()
-            return f"bridge started: connecting to {self.link.url}, gateway {self.link.gateway}"
-
-        self._in_thread(call, "start", work)
-
-    def _cmd_stop(self, call: CommandCall) -> None:
-        def work() -> str:
-            with self._busy:
-                self._wanted = False
-                was_running = self._halt()
-            kept = len(self.outbox)
-            return ("bridge stopped" + (f"; {kept} lines kept for when it starts again" if kept else "")
-                    if was_running else "bridge is not running")
-
-        self._in_thread(call, "stop", work)
-
-    def _cmd_status(self, call: CommandCall) -> str:
-        return "\n".join(report.status_lines(self.ctx.status.snapshot(), self.status(), self._linked()))
-
-    def _cmd_config(self, call: CommandCall) -> Optional[str]:
-        return self._set(call, "config", "url", "Matterbridge address", lambda v: self.link.update(url=v))
-
-    def _cmd_gateway(self, call: CommandCall) -> Optional[str]:
-        return self._set(call, "gateway", "gateway", "gateway", self._new_gateway)
-
-    def _new_gateway(self, name: str) -> None:
+    def new_gateway(self, name: str) -> None:
         """Command thread: lines go to ``name`` from now on; the gateway check starts again."""
         self._last_from_gateway, self._quiet_since = None, time.time()
         self._gateways_seen = set()
         self.link.update(gateway=name)
 
-    def _set(self, call: CommandCall, word: str, name: str, label: str,
-             apply: Callable[[str], None]) -> Optional[str]:
-        """`!bridge config|gateway VALUE`: checked by the settings model, applied, saved."""
-        if len(call.args) != 1:
-            return f"usage: {call.prefix}bridge {word} <{name}>"
-        value = call.args[0]
-        try:
-            self._config = self._config.replace(f"bridge.{name}", value)
-        except ConfigError as exc:
-            return f"{call.prefix}bridge: {str(exc).split(': ', 1)[-1]}"
-
-        def work() -> str:
-            apply(value)
-            try:
-                save_setting(self.ctx.config_file, f"bridge.{name}", value)
-            except ConfigError as exc:
-                return f"{label} set to {value} for now, but not saved: {exc}"
-            return f"{label} set to {value} (saved in {self.ctx.config_file}); reconnecting"
-
-        self._in_thread(call, name, work)
-        return None
-
-    def _cmd_token(self, call: CommandCall) -> Optional[str]:
-        if not call.in_pm:
-            return (f"{call.prefix}bridge token is only accepted in a private message to the hub bot. "
-                    "What you typed was seen by others: make a new token in Matterbridge's config.")
-        if len(call.args) != 1 or len(call.args[0]) > MAX_TOKEN:
-            return f"usage: {call.prefix}bridge token <token> (one word, at most {MAX_TOKEN} characters)"
-        token = call.args[0]
-
-        def work() -> str:
-            try:
-                secret.store_token(token)
-            except KeyringUnavailable as exc:
-                self.link.update(token=token)
-                self.auth = "token set (not saved)"
-                return f"token in use until the next reload, but not saved: {exc}"
-            self.link.update(token=token)
-            self.auth = "token set"
-            return "token saved in the keyring; reconnecting with it"
-
-        self._in_thread(call, "token", work)
-        return None
-
-    def _cmd_channel(self, call: CommandCall) -> str:
-        return ("Matterbridge always uses the channel name 'api' for an API account, whatever is "
-                "configured, so there is nothing to change here. To send hub chat somewhere else, "
-                f"change the gateway ({call.prefix}bridge gateway NAME) or the accounts listed in "
-                "that gateway in Matterbridge's own configuration.")
+    def use_token(self, token: str, saved: bool) -> None:
+        """Command thread: connect with ``token`` from now on (``saved``: it is in the keyring)."""
+        self.link.update(token=token)
+        self.auth = "token set" if saved else "token set (not saved)"
