@@ -124,7 +124,9 @@ class Demo:
         self.mode = mode
         self.err = err
         self.rng = random.Random(seed)
-        self.basedir = Path(tempfile.mkdtemp(prefix="vhctl-demo-"))
+        #: named now, made first thing in ``start()``: a Ctrl-C that lands before ``start()`` leaves no
+        #: folder, and one that lands in it reaches the caller's ``stop()``, which removes the folder
+        self.basedir = Path(tempfile.gettempdir()) / f"vhctl-demo-{secrets.token_hex(6)}"
         self.password = secrets.token_urlsafe(9)
         self.hub: Optional[Hub] = None
         self.users: dict[str, SimUser] = {}
@@ -136,6 +138,7 @@ class Demo:
     # --- start ---------------------------------------------------------------------------------
 
     def start(self) -> DemoInfo:
+        self.basedir.mkdir(mode=0o700)  # private, like mkdtemp's; a name taken already is an error
         hub = Hub(self.basedir / "hub", mode=self.mode, listen_port=self.hub_port, config={
                       "hub_name": "vhctl demo hub", "hub_desc": "A simulated Verlihub 1.7 for vhctl",
                       "hub_topic": "Welcome! This hub is a simulation run by `vhctl demo`.",
@@ -360,7 +363,7 @@ def run(hub_port: int, api_port: int, seconds: Optional[float], mode: str,
     """Start the demo, print its first lines with ``out``, run until ``stop`` is set or ``seconds``
     pass, stop cleanly."""
     held = HeldText(err)
-    demo = Demo(hub_port, api_port, mode, cast(TextIO, held), bridge=bridge)
+    demo = Demo(hub_port, api_port, mode, cast(TextIO, held), bridge=bridge)  # makes nothing on disk
     problems: list[str] = []
     try:
         # what the hub, its scripts and the demo write while starting comes after the first lines

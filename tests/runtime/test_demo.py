@@ -54,6 +54,14 @@ def test_demo_lines_come_once_the_api_shows_the_whole_hub():
     assert problems == []  # no thread-rule violation (F58), no crash (A13) in the whole demo
 
 
+def test_a_demo_makes_its_folder_only_when_it_starts_and_stop_removes_it():
+    """A Ctrl-C between constructing and starting must leave nothing behind: the folder is named at
+    construction and made by start(), inside the caller's try/finally."""
+    demo = Demo(err=io.StringIO(), seed=7)
+    assert not demo.basedir.exists()
+    assert demo.stop() == [] and not demo.basedir.exists()  # a stop before any start is harmless
+
+
 # --- `vhctl demo` as a subprocess, bridged to a Matterbridge stand-in this test runs -------------------
 
 def _dc_login(port: int, nick: str) -> socket.socket:

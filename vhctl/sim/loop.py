@@ -144,6 +144,8 @@ class Loop:
         self._thread: Optional[threading.Thread] = None
         self._running = threading.Event()
         self._stopping = False
+        self._shutdown_lock = threading.Lock()
+        self._closed = False
         self.thread_id: Optional[int] = None
         self.last_tick = 0.0
 
@@ -159,8 +161,16 @@ class Loop:
         """Stop the loop, join the thread, close every socket the loop owns."""
         self._stopping = True
         self._wake()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is threading.current_thread():
+            return
+        if thread is not None:
+            try:
+                thread.join(timeout)
+                return
+            except RuntimeError:  # not started: a Ctrl-C came inside start()
+                pass
+        self._shutdown()  # the thread never ran: nobody else closes what the loop owns
 
     @property
     def running(self) -> bool:
@@ -301,6 +311,12 @@ class Loop:
                 self.on_error(exc)
 
     def _shutdown(self) -> None:
+        """Close what the loop owns, once, from its thread or from ``stop`` if it never ran (then the
+        thread may still be starting: the lock leaves it to whichever comes first)."""
+        with self._shutdown_lock:
+            if self._closed:
+                return
+            self._closed = True
         self._running.clear()
         self._stopping = True
         while True:
