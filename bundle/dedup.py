@@ -28,43 +28,23 @@ depth keeps its own current event.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List
 
 #: One event per nesting depth: [the call (hook, args), how it was answered].
 Event = List[Any]
 
 
 class EventDeduper:
-    """Decides, per hook call, whether it starts a new event or repeats the current one.
+    """The grouping's state: per nesting depth, the current event and how it was answered.
 
-    The state is public because the dispatcher's single-mode path (``HookDispatcher._single``) does
-    ``enter`` and ``leave`` inline, on the hub thread at every hook call: the same steps, without
-    two method calls. Nothing else touches it."""
+    The steps themselves are in ``HookDispatcher._single``, the one place that runs them: it is on
+    the hub thread at every hook call of every script slot, so they are done inline there rather
+    than through methods here. A call repeats the current event at its depth when it equals that
+    event's call; otherwise it replaces it and the deeper events are dropped (they belonged to the
+    previous event)."""
 
     def __init__(self) -> None:
         #: per nesting depth: the current event; an entry is reused, never replaced, at its depth
         self.events: List[Event] = []
+        #: how many hook calls are running, one inside the other, right now
         self.depth = 0
-
-    def enter(self, hook: str, args: Tuple[Any, ...]) -> Optional[int]:
-        """Called before handling. Returns the event's verdict for a repeated call, else None.
-
-        After None the caller handles the event, then calls ``leave(verdict)``.
-        """
-        key = (hook, args)
-        depth, events = self.depth, self.events
-        if depth < len(events):
-            event = events[depth]
-            if event[0] == key:
-                return event[1]
-            del events[depth + 1:]   # deeper events belonged to the previous one
-            event[0] = key
-        else:
-            events.append([key, 1])
-        self.depth = depth + 1
-        return None
-
-    def leave(self, verdict: int) -> None:
-        """The event started by the last ``enter`` that returned None was handled with ``verdict``."""
-        self.depth -= 1
-        self.events[self.depth][1] = verdict

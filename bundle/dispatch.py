@@ -52,6 +52,7 @@ class HookDispatcher:
         self.guard = guard
         self.vh = vh
         self.stats = HookStats()
+        self._timed = self.stats.add
         self.dedup = EventDeduper()
         #: Handle one hook call: ``dispatch(hook, *args)`` -> 1, or 0 only for a command a component handled.
         self.dispatch: Callable[..., int] = self._single if single else self._sub
@@ -67,12 +68,7 @@ class HookDispatcher:
             hublog.log_exception(f"{hook} failed", exc)
             return 1
         finally:
-            spent = _now_ns() - started
-            times = self.stats.times[hook]   # [calls, total, longest], see HookStats
-            times[0] += 1
-            times[1] += spent
-            if spent > times[2]:
-                times[2] = spent
+            self._timed(hook, _now_ns() - started)
 
     def _single(self, hook: str, *args: Any) -> int:
         """Single-interpreter mode: repeated calls of one event answered from the deduper, a
@@ -80,15 +76,15 @@ class HookDispatcher:
         of every user) passes through the deduper, as that is what separates two identical
         commands, and is neither handled nor timed: there is nothing of ours to do.
 
-        The deduper's ``enter`` and ``leave`` and the stats' update are done inline here: this runs
-        for every protocol message, once per script slot."""
+        The grouping's steps (see ``dedup``) are done inline here, the only place they run: this
+        runs for every protocol message, once per script slot."""
         started = _now_ns()
         guard, dedup = self.guard, self.dedup
         depth = dedup.depth
         try:
             if guard.pending:   # before a message's other hooks: they find ours in place (A23)
                 self._settle_guard(final=hook == "OnTimer")
-            key = (hook, args)                       # dedup.enter
+            key = (hook, args)                       # a new event, or a repeat of the current one
             events = dedup.events
             if depth < len(events):
                 event = events[depth]
@@ -111,7 +107,7 @@ class HookDispatcher:
                 if foreign is not None:
                     verdict = self._chain(foreign, hook, args, verdict)
             finally:
-                dedup.depth = depth                  # dedup.leave(verdict)
+                dedup.depth = depth                  # the event answered: its repeats get the verdict
                 event[1] = verdict
             return verdict
         except Exception as exc:  # noqa: BLE001 - a hook must never fail the hub's event
@@ -119,12 +115,7 @@ class HookDispatcher:
             return 1
         finally:
             if hook != MESSAGE_HOOK:
-                spent = _now_ns() - started
-                times = self.stats.times[hook]
-                times[0] += 1
-                times[1] += spent
-                if spent > times[2]:
-                    times[2] = spent
+                self._timed(hook, _now_ns() - started)
 
     def _chain(self, foreign: Callable[..., Any], hook: str, args: Tuple[Any, ...], verdict: int) -> int:
         """Call another script's same-named hook after ours; the lower verdict wins."""

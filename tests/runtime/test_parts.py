@@ -15,13 +15,13 @@ from vhctl.errors import VhctlError
 from vhctl.files import GENERATED_MARK
 from vhctl.render import placeholders, render, render_text, template_text
 from vhctl_hub.commands import CommandSet, route
-from vhctl_hub.dedup import EventDeduper
-from vhctl_hub.dispatch import HOOKS, plugin_verdict
+from vhctl_hub.dispatch import HOOKS, MESSAGE_HOOK, HookDispatcher, plugin_verdict
 from vhctl_hub.events import EventFeed
 from vhctl_hub.hookguard import HookGuard
 from vhctl_hub.lease import Lease
 from vhctl_hub.starterror import describe_start_error
 from vhctl_hub.status import MIN_INTERVAL, StatusBoard, read_status, scrub, status_path
+from vhctl_hub.vhaccess import VhAccess
 from vhctl_hub.workqueue import QueueFull, WorkQueue
 
 
@@ -97,52 +97,68 @@ def test_feed_tells_a_slow_reader_about_the_gap():
 
 
 # ------------------------------------------------------------------ de-duplication (F3, A12)
-def _feed(dedup, calls):
-    """Run calls through the deduper; returns how many were handled as new events."""
-    handled = 0
+def _single_dispatcher(verdicts=None, nested=None):
+    """A single-mode dispatcher whose handlers count the events they get (returned list); a hook in
+    ``nested`` fires that other call from inside its own handler, like OnSetConfig inside vh.SetConfig."""
+    handled = []
+    verdicts, nested = verdicts or {}, nested or {}
+
+    def handler(hook):
+        def handle(*args):
+            handled.append((hook, args))
+            if hook in nested:
+                dispatcher.dispatch(*nested[hook])
+            return verdicts.get(hook, 1)
+        return handle
+
+    names = set(HOOKS) | {"OnSetConfig"}
+    guard = HookGuard(HOOKS, lambda name: (lambda *args: 1))
+    dispatcher = HookDispatcher(True, {name: handler(name) for name in names}, guard,
+                                VhAccess(threading.get_ident(), True))
+    return dispatcher, handled
+
+
+def _feed(calls):
+    """Run calls through a single-mode dispatcher; returns how many events its handlers got
+    (OnParsedMsgAny is grouped like the others but has no handler)."""
+    dispatcher, handled = _single_dispatcher()
     for hook, args in calls:
-        if dedup.enter(hook, args) is None:
-            handled += 1
-            dedup.leave(1)
-    return handled
+        dispatcher.dispatch(hook, *args)
+    return len(handled)
 
 
 def test_A12_repeated_calls_of_one_event_are_one_event():
-    dedup = EventDeduper()
     calls = [("OnTimer", (1.0,))] * 3 + [("OnParsedMsgChat", ("a", "hi"))] * 3 + [("OnTimer", (2.0,))] * 3
-    assert _feed(dedup, calls) == 3
+    assert _feed(calls) == 3
 
 
 def test_A3_F32_the_same_command_twice_is_two_events_with_any_slot_count():
-    dedup = EventDeduper()
     for slots in (1, 2, 3):
-        command = [("OnParsedMsgAny", ("op", "<op> !api start"))] * slots + \
+        command = [(MESSAGE_HOOK, ("op", "<op> !api start"))] * slots + \
                   [("OnHubCommand", ("op", "api start", 10, 0, "!"))] * slots
-        assert _feed(dedup, command * 2) == 4  # each message: its OnParsedMsgAny, its command
-        chat = [("OnParsedMsgAny", ("op", "<op> same"))] * slots + [("OnParsedMsgChat", ("op", "same"))] * slots
-        assert _feed(dedup, chat * 3) == 6
+        assert _feed(command * 2) == 2  # each message's OnParsedMsgAny separates the two commands
+        chat = [(MESSAGE_HOOK, ("op", "<op> same"))] * slots + [("OnParsedMsgChat", ("op", "same"))] * slots
+        assert _feed(chat * 3) == 3
 
 
 def test_without_a_message_between_identical_calls_are_one_event():
     """Why every script defines OnParsedMsgAny: the calls alone cannot tell 2 slots from 2 events."""
-    dedup = EventDeduper()
-    assert _feed(dedup, [("OnParsedMsgChat", ("op", "same"))] * 4) == 1
+    assert _feed([("OnParsedMsgChat", ("op", "same"))] * 4) == 1
 
 
 def test_the_repeat_returns_the_first_verdict():
-    dedup = EventDeduper()
-    assert dedup.enter("OnHubCommand", ("n", "api", 10, 0, "!")) is None
-    dedup.leave(0)
-    assert dedup.enter("OnHubCommand", ("n", "api", 10, 0, "!")) == 0
+    dispatcher, handled = _single_dispatcher(verdicts={"OnHubCommand": 0})
+    assert dispatcher.dispatch("OnHubCommand", "n", "api", 10, 0, "!") == 0
+    assert dispatcher.dispatch("OnHubCommand", "n", "api", 10, 0, "!") == 0
+    assert len(handled) == 1
 
 
 def test_nested_hooks_keep_their_own_runs():
-    dedup = EventDeduper()
-    assert dedup.enter("OnTimer", (1.0,)) is None
-    assert dedup.enter("OnSetConfig", ("x",)) is None  # fired inside the first OnTimer call
-    dedup.leave(1)
-    dedup.leave(1)
-    assert dedup.enter("OnTimer", (1.0,)) == 1  # the second slot's call of the same tick
+    dispatcher, handled = _single_dispatcher(nested={"OnTimer": ("OnSetConfig", "x")})
+    assert dispatcher.dispatch("OnTimer", 1.0) == 1   # OnSetConfig fires inside its handler
+    assert dispatcher.dispatch("OnTimer", 1.0) == 1   # the second slot's call of the same tick
+    assert handled == [("OnTimer", (1.0,)), ("OnSetConfig", ("x",))]
+    assert dispatcher.dedup.depth == 0
 
 
 @pytest.mark.parametrize("value, verdict", [(1, 1), (True, 1), (2, 1), (-1, 1), (0, 0), (False, 0),
