@@ -7,8 +7,8 @@ stream as a fallback, from a thread), ``ringread`` (what a gap left in Matterbri
 ``inlet`` (Matterbridge's messages on their way to main chat: deduplicated, batched),
 ``handover`` (the gapless ``!pyreload``), ``gatewaycheck`` (is the gateway name right?),
 ``backoff``, ``persist`` (settings changed from chat written back to the config file), ``secret``
-(the token in the keyring), ``report`` (status text) and ``component`` (lifecycle and the
-``!bridge`` commands).
+(the token in the keyring), ``report`` (status text), ``chatcommands`` (the ``!bridge`` commands:
+parsing, the class rule, the replies) and ``component`` (lifecycle and hooks).
 
 ``BridgeComponent`` is imported on first use (when the script loads it), so that the pure parts
 (``gatewaycheck``) can be imported where the bridge's network libraries are not installed: the CLI.
